@@ -1,1 +1,107 @@
-int main() { return 0; }
+// The `nexus` executable: argument parsing only. Everything else is in the Run* commands.
+#include <CLI/CLI.hpp>
+#include <iostream>
+#include <string_view>
+
+#include "cli/commands.h"
+
+int main(int argc, char** argv) {
+  using nexus::cli::InitArgs;
+  using nexus::cli::ServeArgs;
+  using nexus::cli::TokenCreateArgs;
+
+  CLI::App app{"nexus — outbound call campaigns for AI voice agents"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", "nexus 0.1.0");
+
+  ServeArgs serve;
+  CLI::App* serve_cmd = app.add_subcommand("serve", "Run the HTTP API and the dialler");
+  serve_cmd->add_option("--db", serve.db, "Store URL: sqlite://PATH or postgres://...")
+      ->envname("NEXUS_DB")
+      ->capture_default_str();
+  serve_cmd->add_option("--host", serve.host, "Address to listen on")
+      ->envname("NEXUS_HOST")
+      ->capture_default_str();
+  serve_cmd->add_option("--port", serve.port, "TCP port (0 picks a free one)")
+      ->envname("NEXUS_PORT")
+      ->check(CLI::Range(0, 65535))
+      ->capture_default_str();
+  serve_cmd->add_option("--workers", serve.workers, "Threads that run request handlers")
+      ->envname("NEXUS_WORKERS")
+      ->check(CLI::Range(1, 256))
+      ->capture_default_str();
+  serve_cmd->add_option("--io-threads", serve.io_threads, "Threads that run socket I/O")
+      ->envname("NEXUS_IO_THREADS")
+      ->check(CLI::Range(1, 64))
+      ->capture_default_str();
+  serve_cmd
+      ->add_option("--header-timeout", serve.header_timeout_seconds,
+                   "Seconds a client has to send a request head")
+      ->envname("NEXUS_HEADER_TIMEOUT")
+      ->check(CLI::Range(0.05, 3600.0))
+      ->capture_default_str();
+  serve_cmd
+      ->add_option("--keep-alive-timeout", serve.keep_alive_seconds,
+                   "Seconds an idle keep-alive connection stays open")
+      ->envname("NEXUS_KEEP_ALIVE_TIMEOUT")
+      ->check(CLI::Range(0.05, 3600.0))
+      ->capture_default_str();
+  serve_cmd
+      ->add_option("--shutdown-grace", serve.shutdown_grace_seconds,
+                   "Seconds SIGTERM waits for requests in progress")
+      ->envname("NEXUS_SHUTDOWN_GRACE")
+      ->check(CLI::Range(0.0, 3600.0))
+      ->capture_default_str();
+  serve_cmd->add_option("--json-body-limit", serve.json_body_limit, "Largest JSON body (bytes)")
+      ->envname("NEXUS_JSON_BODY_LIMIT")
+      ->check(CLI::Range(uint64_t{1}, uint64_t{1} << 30))
+      ->capture_default_str();
+  serve_cmd
+      ->add_option("--min-body-rate", serve.min_body_rate,
+                   "Slowest accepted request body upload (bytes/s)")
+      ->envname("NEXUS_MIN_BODY_RATE")
+      ->check(CLI::Range(uint64_t{1}, uint64_t{1} << 30))
+      ->capture_default_str();
+  serve_cmd->add_option("--max-connections", serve.max_connections, "Open connections at most")
+      ->envname("NEXUS_MAX_CONNECTIONS")
+      ->check(CLI::Range(1, 1 << 20))
+      ->capture_default_str();
+  serve_cmd->add_option("--log-level", serve.log_level, "debug, info, warn or error")
+      ->envname("NEXUS_LOG_LEVEL")
+      ->check(CLI::IsMember({"debug", "info", "warn", "error"}))
+      ->capture_default_str();
+
+  InitArgs init;
+  CLI::App* init_cmd =
+      app.add_subcommand("init", "Create the schema, an organization, its admin and a token");
+  init_cmd->add_option("--db", init.db, "Store URL")->envname("NEXUS_DB")->capture_default_str();
+  init_cmd->add_option("--org", init.org, "Organization name")
+      ->envname("NEXUS_ORG")
+      ->capture_default_str();
+  init_cmd->add_flag("--demo", init.demo, "Also create a demo agent and phone number");
+  init_cmd->add_flag("--json", init.json, "Print one JSON object");
+
+  TokenCreateArgs token;
+  CLI::App* token_cmd = app.add_subcommand("token", "Manage tokens");
+  token_cmd->require_subcommand(1);
+  CLI::App* token_create = token_cmd->add_subcommand("create", "Issue a new token for a user");
+  token_create->add_option("--user", token.user, "User ID (24 hex characters)")->required();
+  token_create->add_option("--db", token.db, "Store URL")
+      ->envname("NEXUS_DB")
+      ->capture_default_str();
+  token_create->add_flag("--json", token.json, "Print one JSON object");
+
+  // CLI11 2.1 reports an unknown command only as "A subcommand is required"; name it instead.
+  if (argc > 1 && argv[1][0] != '-' && std::string_view(argv[1]) != "serve" &&
+      std::string_view(argv[1]) != "init" && std::string_view(argv[1]) != "token") {
+    std::cerr << "nexus: unknown command \"" << argv[1] << "\" (expected serve, init or token)\n"
+              << "Run with --help for more information.\n";
+    return 2;
+  }
+  CLI11_PARSE(app, argc, argv);
+
+  if (serve_cmd->parsed()) return nexus::cli::RunServe(serve);
+  if (init_cmd->parsed()) return nexus::cli::RunInit(init);
+  if (token_create->parsed()) return nexus::cli::RunTokenCreate(token);
+  return 1;
+}

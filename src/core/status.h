@@ -7,16 +7,31 @@
 // http/error_mapping.h is the one place that turns codes into HTTP statuses.
 #pragma once
 
+#include <fmt/format.h>
+
+#include <string_view>
+
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+
+// Debian's Abseil has its own string_view type (not std::string_view); let fmt format it so
+// `fmt::format("{}", status.message())` works.
+template <>
+struct fmt::formatter<absl::string_view> : fmt::formatter<std::string_view> {
+  auto format(absl::string_view value, fmt::format_context& ctx) const {
+    return fmt::formatter<std::string_view>::format(std::string_view(value.data(), value.size()),
+                                                    ctx);
+  }
+};
 
 #define NEXUS_STATUS_CONCAT_INNER(a, b) a##b
 #define NEXUS_STATUS_CONCAT(a, b) NEXUS_STATUS_CONCAT_INNER(a, b)
 
 // Returns from the current function when `expr` (an absl::Status) is not OK.
-#define NEXUS_RETURN_IF_ERROR(expr)            \
-  do {                                         \
-    ::absl::Status nexus_status_ = (expr);     \
+#define NEXUS_RETURN_IF_ERROR(expr)                \
+  do {                                             \
+    ::absl::Status nexus_status_ = (expr);         \
     if (!nexus_status_.ok()) return nexus_status_; \
   } while (false)
 

@@ -15,12 +15,18 @@ bool IsAsciiDigit(char c) { return c >= '0' && c <= '9'; }
 
 std::string_view VariableTypeName(VariableType type) {
   switch (type) {
-    case VariableType::kString: return "string";
-    case VariableType::kNumber: return "number";
-    case VariableType::kInteger: return "integer";
-    case VariableType::kBoolean: return "boolean";
-    case VariableType::kDate: return "date";
-    case VariableType::kEmail: return "email";
+    case VariableType::kString:
+      return "string";
+    case VariableType::kNumber:
+      return "number";
+    case VariableType::kInteger:
+      return "integer";
+    case VariableType::kBoolean:
+      return "boolean";
+    case VariableType::kDate:
+      return "date";
+    case VariableType::kEmail:
+      return "email";
   }
   return "string";
 }
@@ -47,7 +53,8 @@ absl::Status ValidateAgentName(std::string_view name) {
   const absl::string_view trimmed =
       absl::StripAsciiWhitespace(absl::string_view(name.data(), name.size()));
   if (trimmed.empty()) return absl::InvalidArgumentError("name must not be empty");
-  if (trimmed.size() > 200) return absl::InvalidArgumentError("name must be at most 200 characters");
+  if (trimmed.size() > 200)
+    return absl::InvalidArgumentError("name must be at most 200 characters");
   return absl::OkStatus();
 }
 
@@ -85,7 +92,8 @@ absl::Status ValidateDispatchUrl(std::string_view url) {
   const auto invalid = [] {
     return absl::InvalidArgumentError("dispatchUrl must be an http:// or https:// URL");
   };
-  if (url.size() > 2048) return absl::InvalidArgumentError("dispatchUrl must be at most 2048 characters");
+  if (url.size() > 2048)
+    return absl::InvalidArgumentError("dispatchUrl must be at most 2048 characters");
   std::string_view rest;
   if (url.substr(0, 7) == "http://") {
     rest = url.substr(7);
@@ -110,8 +118,7 @@ absl::Status ValidateVariables(const std::vector<Variable>& variables) {
     const std::string& key = variables[i].key;
     const std::string field = fmt::format("variables[{}].key", i);
     if (key.empty() || key.size() > 64 || !IsAsciiAlpha(key[0])) {
-      return absl::InvalidArgumentError(
-          field + " must be 1-64 characters and start with a letter");
+      return absl::InvalidArgumentError(field + " must be 1-64 characters and start with a letter");
     }
     for (char c : key) {
       if (!IsAsciiAlpha(c) && !IsAsciiDigit(c) && c != '_' && c != '-') {

@@ -23,7 +23,8 @@ bool IsBase64UrlChar(char c) {
 IssuedCredential IssueCredential(CredentialKind kind, const User& user, std::string_view name,
                                  absl::Time now) {
   IssuedCredential issued;
-  issued.secret = std::string(PrefixFor(kind)) + core::Base64UrlEncode(core::RandomBytes(kSecretBytes));
+  issued.secret =
+      std::string(PrefixFor(kind)) + core::Base64UrlEncode(core::RandomBytes(kSecretBytes));
   issued.record.id = core::NewObjectId(now);
   issued.record.organization_id = user.organization_id;
   issued.record.user_id = user.id;
@@ -36,7 +37,8 @@ IssuedCredential IssueCredential(CredentialKind kind, const User& user, std::str
 
 bool HasCredentialShape(CredentialKind kind, std::string_view secret) {
   const std::string_view prefix = PrefixFor(kind);
-  if (secret.size() != prefix.size() + kEncodedLength || secret.substr(0, prefix.size()) != prefix) {
+  if (secret.size() != prefix.size() + kEncodedLength ||
+      secret.substr(0, prefix.size()) != prefix) {
     return false;
   }
   for (char c : secret.substr(prefix.size())) {

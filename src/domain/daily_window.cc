@@ -1,8 +1,8 @@
 #include "domain/daily_window.h"
 
-#include <cstdio>
-
 #include <fmt/format.h>
+
+#include <cstdio>
 
 namespace nexus::domain {
 
@@ -32,7 +32,8 @@ absl::StatusOr<DailyWindow> MakeDailyWindow(std::string_view field, std::string_
   }
   const auto e = ParseTimeOfDay(end);
   if (!e) {
-    return absl::InvalidArgumentError(fmt::format("{}.end must be a 24-hour time \"HH:MM\"", field));
+    return absl::InvalidArgumentError(
+        fmt::format("{}.end must be a 24-hour time \"HH:MM\"", field));
   }
   if (*s == *e) {
     return absl::InvalidArgumentError(fmt::format("{0}.start and {0}.end must differ", field));

@@ -6,9 +6,11 @@
 namespace nexus::domain {
 
 absl::Status ValidateOrganizationName(std::string_view name) {
-  const absl::string_view trimmed = absl::StripAsciiWhitespace(absl::string_view(name.data(), name.size()));
+  const absl::string_view trimmed =
+      absl::StripAsciiWhitespace(absl::string_view(name.data(), name.size()));
   if (trimmed.empty()) return absl::InvalidArgumentError("name must not be empty");
-  if (trimmed.size() > 200) return absl::InvalidArgumentError("name must be at most 200 characters");
+  if (trimmed.size() > 200)
+    return absl::InvalidArgumentError("name must be at most 200 characters");
   return absl::OkStatus();
 }
 

@@ -13,10 +13,13 @@ std::optional<Role> ParseRole(std::string_view text) {
 }
 
 absl::Status ValidateEmail(std::string_view email) {
-  const auto invalid = [] { return absl::InvalidArgumentError("email must be a valid e-mail address"); };
+  const auto invalid = [] {
+    return absl::InvalidArgumentError("email must be a valid e-mail address");
+  };
   if (email.empty() || email.size() > 254) return invalid();
   const size_t at = email.find('@');
-  if (at == std::string_view::npos || at == 0 || email.find('@', at + 1) != std::string_view::npos) {
+  if (at == std::string_view::npos || at == 0 ||
+      email.find('@', at + 1) != std::string_view::npos) {
     return invalid();
   }
   const std::string_view domain = email.substr(at + 1);
@@ -32,7 +35,8 @@ absl::Status ValidateUserName(std::string_view name) {
   const absl::string_view trimmed =
       absl::StripAsciiWhitespace(absl::string_view(name.data(), name.size()));
   if (trimmed.empty()) return absl::InvalidArgumentError("name must not be empty");
-  if (trimmed.size() > 200) return absl::InvalidArgumentError("name must be at most 200 characters");
+  if (trimmed.size() > 200)
+    return absl::InvalidArgumentError("name must be at most 200 characters");
   return absl::OkStatus();
 }
 

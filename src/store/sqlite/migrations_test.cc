@@ -1,0 +1,199 @@
+#include "store/sqlite/migrations.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <stdlib.h>
+
+#include <filesystem>
+#include <string>
+
+#include "core/time_format.h"
+#include "store/sqlite/sqlite_store.h"
+
+namespace nexus::store::sqlite {
+namespace {
+
+using ::testing::HasSubstr;
+
+const absl::Time kNow = absl::FromUnixMillis(1'715'781'600'123);
+
+DbPtr OpenRaw(const std::string& path) {
+  sqlite3* db = nullptr;
+  EXPECT_EQ(sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr),
+            SQLITE_OK);
+  return DbPtr(db);
+}
+
+// The single integer `sql` answers (-1 when it fails).
+int64_t QueryInt(sqlite3* db, const std::string& sql) {
+  sqlite3_stmt* raw = nullptr;
+  if (sqlite3_prepare_v2(db, sql.c_str(), -1, &raw, nullptr) != SQLITE_OK) return -1;
+  StmtPtr stmt(raw);
+  return sqlite3_step(stmt.get()) == SQLITE_ROW ? sqlite3_column_int64(stmt.get(), 0) : -1;
+}
+
+bool HasTable(sqlite3* db, const std::string& name) {
+  return QueryInt(db, "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = '" +
+                          name + "'") == 1;
+}
+
+int LatestVersion() { return AllMigrations().back().version; }
+
+class TempDir {
+ public:
+  TempDir() {
+    std::string pattern = testing::TempDir() + "nexus-migrations-XXXXXX";
+    path_ = mkdtemp(pattern.data());
+  }
+  ~TempDir() { std::filesystem::remove_all(path_); }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+TEST(Migrations, VersionsCountUpFromOne) {
+  int expected = 1;
+  for (const Migration& migration : AllMigrations()) EXPECT_EQ(migration.version, expected++);
+  EXPECT_GE(LatestVersion(), 1);
+}
+
+TEST(Migrations, EmptyDatabaseGetsTheWholeSchema) {
+  DbPtr db = OpenRaw(":memory:");
+  EXPECT_EQ(SchemaVersion(db.get()).value_or(-1), 0);
+
+  absl::StatusOr<int> applied = Migrate(db.get(), kNow);
+  ASSERT_TRUE(applied.ok()) << applied.status();
+  EXPECT_EQ(*applied, static_cast<int>(AllMigrations().size()));
+  EXPECT_EQ(SchemaVersion(db.get()).value_or(-1), LatestVersion());
+  for (const char* table : {"organizations", "users", "credentials", "agents", "agent_variables",
+                            "phone_numbers", "dnc_numbers", "schema_migrations"}) {
+    EXPECT_TRUE(HasTable(db.get(), table)) << table;
+  }
+  EXPECT_EQ(QueryInt(db.get(), "SELECT applied_at FROM schema_migrations WHERE version = 1"),
+            core::ToUnixMillis(kNow));
+}
+
+TEST(Migrations, UpToDateDatabaseIsLeftAlone) {
+  DbPtr db = OpenRaw(":memory:");
+  ASSERT_TRUE(Migrate(db.get(), kNow).ok());
+  absl::StatusOr<int> again = Migrate(db.get(), kNow + absl::Hours(1));
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ(*again, 0);
+  EXPECT_EQ(QueryInt(db.get(), "SELECT COUNT(*) FROM schema_migrations"),
+            static_cast<int64_t>(AllMigrations().size()));
+}
+
+TEST(Migrations, OnlyPendingMigrationsRunInOrder) {
+  const Migration first[] = {{1, "CREATE TABLE a (x INTEGER)"}};
+  const Migration both[] = {{1, "CREATE TABLE a (x INTEGER)"},
+                            {2, "CREATE TABLE b (x INTEGER); INSERT INTO a VALUES (7)"}};
+  DbPtr db = OpenRaw(":memory:");
+  EXPECT_EQ(Migrate(db.get(), kNow, first).value_or(-1), 1);
+  EXPECT_EQ(Migrate(db.get(), kNow, both).value_or(-1), 1);
+  EXPECT_EQ(SchemaVersion(db.get()).value_or(-1), 2);
+  EXPECT_TRUE(HasTable(db.get(), "b"));
+  EXPECT_EQ(QueryInt(db.get(), "SELECT x FROM a"), 7);
+}
+
+TEST(Migrations, FailingMigrationChangesNothing) {
+  const Migration migrations[] = {
+      {1, "CREATE TABLE a (x INTEGER)"},
+      {2, "CREATE TABLE c (x INTEGER); INSERT INTO nowhere VALUES (1)"}};
+  DbPtr db = OpenRaw(":memory:");
+  absl::StatusOr<int> applied = Migrate(db.get(), kNow, migrations);
+  EXPECT_EQ(applied.status().code(), absl::StatusCode::kInternal);
+  EXPECT_THAT(std::string(applied.status().message()), ::testing::Not(HasSubstr("INSERT")));
+  EXPECT_EQ(SchemaVersion(db.get()).value_or(-1), 1);
+  EXPECT_TRUE(HasTable(db.get(), "a"));
+  EXPECT_FALSE(HasTable(db.get(), "c"));
+  EXPECT_TRUE(sqlite3_get_autocommit(db.get()));  // no transaction left open
+}
+
+TEST(Migrations, DatabaseNewerThanTheBinaryIsFailedPrecondition) {
+  DbPtr db = OpenRaw(":memory:");
+  ASSERT_TRUE(Migrate(db.get(), kNow).ok());
+  ASSERT_TRUE(
+      ExecScript(db.get(), "INSERT INTO schema_migrations (version, applied_at) VALUES (99, 0)")
+          .ok());
+  absl::StatusOr<int> applied = Migrate(db.get(), kNow);
+  EXPECT_EQ(applied.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(std::string(applied.status().message()), HasSubstr("version 99"));
+}
+
+TEST(Migrations, EveryInterfaceLookupUsesAnIndex) {
+  DbPtr db = OpenRaw(":memory:");
+  ASSERT_TRUE(Migrate(db.get(), kNow).ok());
+  for (const char* query : {
+           "SELECT * FROM credentials WHERE secret_hash = 'h' AND revoked_at IS NULL",
+           "SELECT * FROM credentials WHERE organization_id = 'o' AND id = 'c' AND kind = 'token'",
+           "SELECT * FROM users WHERE organization_id = 'o' AND id = 'u'",
+           "SELECT * FROM agents WHERE organization_id = 'o' ORDER BY created_at, id",
+           "SELECT * FROM agent_variables WHERE agent_id = 'a' ORDER BY position",
+           "SELECT * FROM phone_numbers WHERE organization_id = 'o' ORDER BY created_at, id",
+           "SELECT * FROM dnc_numbers WHERE organization_id = 'o' ORDER BY e164 LIMIT 10",
+       }) {
+    const std::string plan_query = std::string("EXPLAIN QUERY PLAN ") + query;
+    sqlite3_stmt* raw = nullptr;
+    ASSERT_EQ(sqlite3_prepare_v2(db.get(), plan_query.c_str(), -1, &raw, nullptr), SQLITE_OK);
+    StmtPtr stmt(raw);
+    std::string plan;
+    while (sqlite3_step(stmt.get()) == SQLITE_ROW) {
+      plan += reinterpret_cast<const char*>(sqlite3_column_text(stmt.get(), 3));
+      plan += "; ";
+    }
+    EXPECT_THAT(plan, ::testing::AnyOf(HasSubstr("USING INDEX"), HasSubstr("USING PRIMARY KEY"),
+                                       HasSubstr("USING COVERING INDEX")))
+        << query;
+    EXPECT_THAT(plan, ::testing::Not(HasSubstr("SCAN"))) << query;
+  }
+}
+
+TEST(Migrations, ReopenedStoreAppliesNothingAndKeepsItsData) {
+  TempDir dir;
+  const std::string path = dir.path() + "/nexus.db";
+  const std::string url = "sqlite://" + path;
+  NewWorkspace workspace;
+  workspace.organization.id = "org-1";
+  workspace.organization.name = "Acme";
+  workspace.admin.id = "user-1";
+  workspace.admin.organization_id = "org-1";
+  workspace.admin.email = "a@acme.example";
+  workspace.admin_token.id = "cred-1";
+  workspace.admin_token.organization_id = "org-1";
+  workspace.admin_token.user_id = "user-1";
+  workspace.admin_token.secret_hash = "hash-1";
+  {
+    absl::StatusOr<std::unique_ptr<Store>> store = OpenStore(url);
+    ASSERT_TRUE(store.ok()) << store.status();
+    ASSERT_TRUE((*store)->CreateWorkspace(workspace).ok());
+  }
+  absl::StatusOr<std::unique_ptr<Store>> reopened = OpenStore(url);
+  ASSERT_TRUE(reopened.ok()) << reopened.status();
+  absl::StatusOr<domain::Organization> got = (*reopened)->GetOrganization("org-1");
+  ASSERT_TRUE(got.ok()) << got.status();
+  EXPECT_EQ(got->name, "Acme");
+  EXPECT_TRUE((*reopened)->FindActiveCredential("hash-1").ok());
+
+  DbPtr db = OpenRaw(path);
+  EXPECT_EQ(QueryInt(db.get(), "SELECT COUNT(*) FROM schema_migrations"),
+            static_cast<int64_t>(AllMigrations().size()));
+}
+
+TEST(Migrations, OpeningANewerDatabaseIsFailedPrecondition) {
+  TempDir dir;
+  const std::string path = dir.path() + "/nexus.db";
+  ASSERT_TRUE(OpenStore("sqlite://" + path).ok());
+  {
+    DbPtr db = OpenRaw(path);
+    ASSERT_TRUE(
+        ExecScript(db.get(), "INSERT INTO schema_migrations (version, applied_at) VALUES (1000, 0)")
+            .ok());
+  }
+  absl::StatusOr<std::unique_ptr<Store>> store = OpenStore("sqlite://" + path);
+  EXPECT_EQ(store.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(std::string(store.status().message()), HasSubstr("newer nexus"));
+}
+
+}  // namespace
+}  // namespace nexus::store::sqlite

@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# `make run`: on the first run creates a demo workspace in nexus.db (saving its IDs and token in
+# .nexus/demo.json, readable only by you), then starts the server and prints what you need to try
+# it. Later runs reuse the database and the saved token.
+set -euo pipefail
+nexus="${1:-build/release/src/cli/nexus}"
+db_path="${NEXUS_DB_PATH:-nexus.db}"
+export NEXUS_DB="sqlite://${db_path}"
+port="${NEXUS_PORT:-8080}"
+demo_file=".nexus/demo.json"
+
+if [[ ! -f "$db_path" || ! -f "$demo_file" ]]; then
+  mkdir -p .nexus
+  umask 077
+  "$nexus" init --demo --org "Demo Workspace" --json > "$demo_file"
+fi
+
+field() { sed -n "s/.*\"$1\":\"\([^\"]*\)\".*/\1/p" "$demo_file"; }
+token=$(field token)
+user=$(field userId)
+agent=$(field agentId)
+number=$(field phoneNumberId)
+
+cat <<TXT
+
+  Nexus demo workspace (saved in $demo_file)
+    token          $token
+    userId         $user
+    agentId        $agent
+    phoneNumberId  $number
+
+  Try it:
+    curl -H "Authorization: Bearer $token" localhost:$port/api/agents
+
+    curl -H "Authorization: Bearer $token" localhost:$port/api/call/upload \\
+      -F file=@examples/contacts.csv -F userId=$user -F batchName="Demo batch" \\
+      -F batchType=outbound -F 'callingNumbers=["$number"]'
+
+TXT
+exec "$nexus" serve --port "$port"

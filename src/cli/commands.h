@@ -1,0 +1,46 @@
+// File: cli/commands.h
+//
+// The `nexus` commands of SPEC §2. main.cc parses arguments (CLI11, with NEXUS_* environment
+// fallbacks) into these structs; each Run* function wires the concrete store, clock and server
+// together and returns the process exit code (0 success, 1 failure; errors go to stderr).
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+namespace nexus::cli {
+
+inline constexpr char kDefaultDb[] = "sqlite://nexus.db";
+
+struct InitArgs {
+  std::string db = kDefaultDb;
+  std::string org = "Default";
+  bool demo = false;
+  bool json = false;
+};
+int RunInit(const InitArgs& args);
+
+struct TokenCreateArgs {
+  std::string db = kDefaultDb;
+  std::string user;
+  bool json = false;
+};
+int RunTokenCreate(const TokenCreateArgs& args);
+
+struct ServeArgs {
+  std::string db = kDefaultDb;
+  std::string host = "127.0.0.1";
+  int port = 8080;
+  int workers = 8;
+  int io_threads = 1;
+  double header_timeout_seconds = 10;
+  double keep_alive_seconds = 30;
+  double shutdown_grace_seconds = 30;
+  uint64_t json_body_limit = 1 << 20;
+  uint64_t min_body_rate = 16 * 1024;
+  int max_connections = 4096;
+  std::string log_level = "info";
+};
+int RunServe(const ServeArgs& args);
+
+}  // namespace nexus::cli

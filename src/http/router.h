@@ -1,0 +1,73 @@
+// File: http/router.h
+//
+// The route table: method + path pattern ("/api/agents/{id}") → who may call it, how large a
+// body it accepts, and the handler. Patterns match whole segments; a `{name}` segment captures
+// one non-empty, percent-decoded segment. Routes are listed explicitly in api.cc, which reads as
+// the API's table of contents. Matching is read-only and thread-safe once the table is built.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "domain/credential.h"
+#include "http/server.h"
+
+namespace nexus::http {
+
+enum class Access {
+  kPublic,  // no credentials needed (/healthz, /metrics, ...)
+  kMember,  // any user of the organization
+  kAdmin,   // admins only; members get 403
+};
+
+using PathParams = std::vector<std::pair<std::string, std::string>>;
+
+// What a handler gets: the request, the captured path parameters and, for non-public routes,
+// the authenticated caller (never null there).
+struct RouteContext {
+  Request& request;
+  const PathParams& params;
+  const domain::Principal* principal = nullptr;
+
+  // The captured parameter `name` ("" when the pattern has none of that name).
+  std::string_view Param(std::string_view name) const;
+};
+
+using Handler = std::function<Response(RouteContext&)>;
+
+struct Route {
+  std::string method;
+  std::string pattern;
+  Access access = Access::kAdmin;
+  uint64_t body_limit = 0;
+  Handler handler;
+};
+
+class Router {
+ public:
+  void Add(Route route);
+
+  struct Match {
+    const Route* route = nullptr;  // null when nothing matched
+    PathParams params;
+    bool other_method_matches = false;  // the path exists with another method (→ 405)
+  };
+  // `path` is the raw, still percent-encoded path. A path with a malformed %-escape or an
+  // encoded '/' in a parameter matches nothing.
+  Match Find(std::string_view method, std::string_view path) const;
+
+  const std::vector<Route>& routes() const { return routes_; }
+
+ private:
+  std::vector<Route> routes_;
+  std::vector<std::vector<std::string>> segments_;  // split patterns, parallel to routes_
+};
+
+// Percent-decodes `text` ("+" stays "+"); false on a malformed escape.
+bool PercentDecode(std::string_view text, std::string& out);
+
+}  // namespace nexus::http
