@@ -24,3 +24,24 @@ endif()
 if(NEXUS_BUILD_BENCH)
   find_package(benchmark CONFIG REQUIRED)
 endif()
+
+# FreeXL 1.0.6 (.xls): linked only by the nexus-xls-reader helper and the XLS fuzzer, never by the
+# server (src/ingest/xls_reader.h).
+find_package(PkgConfig REQUIRED)
+pkg_check_modules(FREEXL REQUIRED IMPORTED_TARGET freexl)
+
+# XLSX (src/ingest/xlsx_reader.h): minizip + zlib for the ZIP container, expat for the XML.
+# minizip is found by hand, not through minizip.pc: that .pc adds -I/usr/include/minizip, which
+# hides libzip's <zip.h>; code includes <minizip/unzip.h> (shared/research/deps-notes.md, pitfall 2).
+find_library(MINIZIP_LIBRARY minizip REQUIRED)
+find_package(ZLIB REQUIRED)
+find_package(EXPAT REQUIRED)
+add_library(nexus_minizip INTERFACE)
+target_link_libraries(nexus_minizip INTERFACE ${MINIZIP_LIBRARY} ZLIB::ZLIB)
+# libxlsxwriter writes XLSX fixtures for the tests and inputs for the benchmarks, never in the server.
+if(NEXUS_BUILD_TESTS OR NEXUS_BUILD_BENCH)
+  find_path(XLSXWRITER_INCLUDE_DIR xlsxwriter.h REQUIRED)
+  find_library(XLSXWRITER_LIBRARY xlsxwriter REQUIRED)
+  add_library(nexus_xlsxwriter INTERFACE)
+  target_link_libraries(nexus_xlsxwriter INTERFACE ${XLSXWRITER_LIBRARY} ZLIB::ZLIB)
+endif()
