@@ -10,7 +10,7 @@ deps:
 
 release-build: deps
 	@cmake --preset release >/dev/null
-	@cmake --build --preset release -j $(JOBS)
+	@cmake --build --preset release -j $(JOBS) --target nexus
 
 test-build: deps
 	@cmake --preset test >/dev/null

@@ -34,7 +34,9 @@ cat <<TXT
 
     curl -H "Authorization: Bearer $token" localhost:$port/api/call/upload \\
       -F file=@examples/contacts.csv -F userId=$user -F batchName="Demo batch" \\
-      -F batchType=outbound -F 'callingNumbers=["$number"]'
+      -F batchType=outbound -F 'callingNumbers=["$number"]' -F type=true
+
+    curl -H "Authorization: Bearer $token" "localhost:$port/api/call/batches/$user"
 
 TXT
 exec "$nexus" serve --port "$port"

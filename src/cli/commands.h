@@ -39,7 +39,16 @@ struct ServeArgs {
   uint64_t json_body_limit = 1 << 20;
   uint64_t min_body_rate = 16 * 1024;
   int max_connections = 4096;
+  uint64_t upload_body_limit = 100ull << 20;
+  std::string spool_dir;  // default: $TMPDIR or /tmp
+  int64_t max_rows = 1'000'000;
+  int max_columns = 256;
+  uint64_t max_cell_bytes = 64 * 1024;
+  uint64_t max_decompressed_bytes = 1ull << 30;
   std::string log_level = "info";
+  // Hidden, for the fault tests only: honour NEXUS_TEST_KILL_AFTER_CALLS and cap the database.
+  bool test_allow_faults = false;
+  int64_t test_max_page_count = 0;
 };
 int RunServe(const ServeArgs& args);
 

@@ -66,6 +66,35 @@ int main(int argc, char** argv) {
       ->envname("NEXUS_MAX_CONNECTIONS")
       ->check(CLI::Range(1, 1 << 20))
       ->capture_default_str();
+  serve_cmd
+      ->add_option("--upload-body-limit", serve.upload_body_limit,
+                   "Largest upload request body (bytes; 413 beyond)")
+      ->envname("NEXUS_UPLOAD_BODY_LIMIT")
+      ->check(CLI::Range(uint64_t{1024}, uint64_t{1} << 40))
+      ->capture_default_str();
+  serve_cmd->add_option("--spool-dir", serve.spool_dir, "Directory for uploads being read")
+      ->envname("NEXUS_SPOOL_DIR");
+  serve_cmd->add_option("--max-rows", serve.max_rows, "Data rows per uploaded file (422 beyond)")
+      ->envname("NEXUS_MAX_ROWS")
+      ->check(CLI::Range(int64_t{1}, int64_t{16'000'000}))
+      ->capture_default_str();
+  serve_cmd->add_option("--max-columns", serve.max_columns, "Columns per uploaded file")
+      ->envname("NEXUS_MAX_COLUMNS")
+      ->check(CLI::Range(1, 16384))
+      ->capture_default_str();
+  serve_cmd->add_option("--max-cell-bytes", serve.max_cell_bytes, "Bytes per cell")
+      ->envname("NEXUS_MAX_CELL_BYTES")
+      ->check(CLI::Range(uint64_t{16}, uint64_t{1} << 24))
+      ->capture_default_str();
+  serve_cmd
+      ->add_option("--max-decompressed-bytes", serve.max_decompressed_bytes,
+                   "Bytes an XLSX upload may inflate to")
+      ->envname("NEXUS_MAX_DECOMPRESSED_BYTES")
+      ->check(CLI::Range(uint64_t{1} << 20, uint64_t{1} << 40))
+      ->capture_default_str();
+  // Test-only fault injection: in no help text (empty group), off unless given.
+  serve_cmd->add_flag("--test-allow-faults", serve.test_allow_faults)->group("");
+  serve_cmd->add_option("--test-max-page-count", serve.test_max_page_count)->group("");
   serve_cmd->add_option("--log-level", serve.log_level, "debug, info, warn or error")
       ->envname("NEXUS_LOG_LEVEL")
       ->check(CLI::IsMember({"debug", "info", "warn", "error"}))

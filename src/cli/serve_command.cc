@@ -1,10 +1,14 @@
+#include <sys/stat.h>
+
 #include <csignal>
+#include <cstdlib>
 #include <iostream>
 
 #include "cli/commands.h"
 #include "core/clock.h"
 #include "core/log.h"
 #include "core/metrics.h"
+#include "domain/phone_normalizer.h"
 #include "http/api.h"
 #include "http/server.h"
 #include "service/auth_service.h"
@@ -32,6 +36,17 @@ sigset_t BlockStopSignals() {
   return signals;
 }
 
+// The upload spool: --spool-dir, else $TMPDIR/nexus-spool, else /tmp/nexus-spool (created 0700).
+std::string SpoolDir(const std::string& configured) {
+  std::string dir = configured;
+  if (dir.empty()) {
+    const char* tmp = std::getenv("TMPDIR");
+    dir = std::string(tmp != nullptr && *tmp != '\0' ? tmp : "/tmp") + "/nexus-spool";
+  }
+  mkdir(dir.c_str(), 0700);
+  return dir;
+}
+
 int WaitForStopSignal(const sigset_t& signals) {
   int signal = 0;
   sigwait(&signals, &signal);
@@ -44,7 +59,14 @@ int RunServe(const ServeArgs& args) {
   const sigset_t stop_signals = BlockStopSignals();
   core::SetLogLevel(ParseLevel(args.log_level));
 
-  auto store = store::OpenStore(args.db);
+  store::StoreOptions store_options;
+  store_options.allow_test_faults = args.test_allow_faults;
+  store_options.test_max_page_count = args.test_max_page_count;
+  if (args.test_allow_faults) {
+    core::Log(core::LogLevel::kWarn,
+              "test fault injection is enabled: never use this in production");
+  }
+  auto store = store::OpenStore(args.db, store_options);
   if (!store.ok()) {
     std::cerr << "nexus serve: " << store.status().message() << "\n";
     return 1;
@@ -53,10 +75,28 @@ int RunServe(const ServeArgs& args) {
   const core::Clock& clock = core::RealClock::Real();
   service::AuthService auth(**store);
   service::WorkspaceService workspace(**store, clock);
+  service::UploadLimits upload_limits;
+  upload_limits.read.max_rows = args.max_rows;
+  upload_limits.read.max_columns = args.max_columns;
+  upload_limits.read.max_cell_bytes = args.max_cell_bytes;
+  upload_limits.read.max_decompressed_bytes = args.max_decompressed_bytes;
+  const domain::PhoneNormalizer phone_normalizer;
+  service::UploadService uploads(**store, clock, phone_normalizer, upload_limits);
+  service::InFlightKeys in_flight;
+  service::BatchService batches(**store, clock);
+
   http::ApiOptions api_options;
   api_options.json_body_limit = args.json_body_limit;
+  api_options.upload.max_body_bytes = args.upload_body_limit;
+  api_options.upload.spool_dir = SpoolDir(args.spool_dir);
+  if (const int swept = http::SweepUploadSpool(api_options.upload.spool_dir); swept > 0) {
+    core::Log(core::LogLevel::kInfo, "removed upload spool files left by a stopped process")
+        .Int("files", swept);
+  }
   store::Store& db = **store;
-  const http::Api api({[&db] { return db.Ping(); }, &auth, &workspace, &metrics}, api_options);
+  const http::Api api(
+      {[&db] { return db.Ping(); }, &auth, &workspace, &uploads, &in_flight, &metrics, &batches},
+      api_options);
 
   http::ServerOptions options;
   options.host = args.host;

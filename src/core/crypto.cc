@@ -69,6 +69,26 @@ std::string Sha256Hex(std::string_view data) {
   return HexEncode(std::string_view(reinterpret_cast<const char*>(digest), length));
 }
 
+Sha256Stream::Sha256Stream() : context_(EVP_MD_CTX_new()) {
+  if (context_ == nullptr ||
+      EVP_DigestInit_ex(static_cast<EVP_MD_CTX*>(context_), EVP_sha256(), nullptr) != 1) {
+    std::abort();  // Only fails on allocation failure inside OpenSSL.
+  }
+}
+
+Sha256Stream::~Sha256Stream() { EVP_MD_CTX_free(static_cast<EVP_MD_CTX*>(context_)); }
+
+void Sha256Stream::Update(std::string_view data) {
+  EVP_DigestUpdate(static_cast<EVP_MD_CTX*>(context_), data.data(), data.size());
+}
+
+std::string Sha256Stream::FinishHex() {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int length = 0;
+  EVP_DigestFinal_ex(static_cast<EVP_MD_CTX*>(context_), digest, &length);
+  return HexEncode(std::string_view(reinterpret_cast<const char*>(digest), length));
+}
+
 std::string HmacSha256Hex(std::string_view key, std::string_view message) {
   unsigned char digest[EVP_MAX_MD_SIZE];
   unsigned int length = 0;

@@ -22,6 +22,21 @@ std::string Base64UrlEncode(std::string_view bytes);
 // SHA-256 of `data`, as 64 lowercase hex characters.
 std::string Sha256Hex(std::string_view data);
 
+// SHA-256 over data fed in pieces (an upload as it streams in).
+class Sha256Stream {
+ public:
+  Sha256Stream();
+  ~Sha256Stream();
+  Sha256Stream(const Sha256Stream&) = delete;
+  Sha256Stream& operator=(const Sha256Stream&) = delete;
+  void Update(std::string_view data);
+  // The digest of everything fed, as 64 lowercase hex characters. Call once.
+  std::string FinishHex();
+
+ private:
+  void* context_;  // EVP_MD_CTX, kept out of this header
+};
+
 // HMAC-SHA256(key, message), as 64 lowercase hex characters.
 std::string HmacSha256Hex(std::string_view key, std::string_view message);
 

@@ -10,6 +10,14 @@ TEST(Crypto, Sha256MatchesKnownVector) {
   EXPECT_EQ(Sha256Hex(""), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
 }
 
+TEST(Crypto, StreamingSha256EqualsOneShot) {
+  Sha256Stream stream;
+  stream.Update("a");
+  stream.Update("");
+  stream.Update("bc");
+  EXPECT_EQ(stream.FinishHex(), Sha256Hex("abc"));
+}
+
 TEST(Crypto, HmacSha256MatchesRfc4231TestCase2) {
   EXPECT_EQ(HmacSha256Hex("Jefe", "what do ya want for nothing?"),
             "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");

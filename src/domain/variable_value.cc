@@ -54,8 +54,8 @@ bool NormalizeDate(std::string_view text, std::string& scratch) {
     if (!IsDigit(text[i])) return false;
   }
   if (text.size() > 10 && text[10] != 'T' && text[10] != ' ') return false;
-  const int year = (text[0] - '0') * 1000 + (text[1] - '0') * 100 + (text[2] - '0') * 10 +
-                   (text[3] - '0');
+  const int year =
+      (text[0] - '0') * 1000 + (text[1] - '0') * 100 + (text[2] - '0') * 10 + (text[3] - '0');
   const int month = (text[5] - '0') * 10 + (text[6] - '0');
   const int day = (text[8] - '0') * 10 + (text[9] - '0');
   if (year < 1 || month < 1 || month > 12 || day < 1 || day > DaysInMonth(year, month)) {

@@ -24,6 +24,8 @@ Plan Immediate(Response response, std::string route) {
 Api::Api(ApiServices services, ApiOptions options) : services_(services), options_(options) {
   AddOperationsRoutes(router_, services_);
   AddWorkspaceRoutes(router_, services_, options_.json_body_limit);
+  AddUploadRoutes(router_, services_, options_.upload);
+  AddBatchRoutes(router_, services_, options_.json_body_limit);
 }
 
 Plan Api::Prepare(Request& head) const {
@@ -58,6 +60,11 @@ Plan Api::Prepare(Request& head) const {
   Plan plan;
   plan.route = route.pattern;
   plan.body_limit = route.body_limit;
+  if (route.sink_factory) {
+    RouteContext context{head, match.params, principal ? &*principal : nullptr};
+    plan.sink = route.sink_factory(context);
+    return plan;
+  }
   plan.handle = [handler = route.handler, params = std::move(match.params),
                  principal = std::move(principal)](Request& request) {
     RouteContext context{request, params, principal ? &*principal : nullptr};

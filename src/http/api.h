@@ -14,12 +14,21 @@
 #include "http/router.h"
 #include "http/server.h"
 #include "service/auth_service.h"
+#include "service/batch_service.h"
+#include "service/idempotency.h"
+#include "service/upload_service.h"
 #include "service/workspace_service.h"
 
 namespace nexus::http {
 
+struct UploadRouteOptions {
+  uint64_t max_body_bytes = 100ull << 20;  // the whole multipart body (413 beyond)
+  std::string spool_dir = "/tmp";          // where uploaded files wait while they are read
+};
+
 struct ApiOptions {
   uint64_t json_body_limit = 1 << 20;  // 1 MiB for every JSON route
+  UploadRouteOptions upload;
 };
 
 // Everything the handlers use; each must outlive the Api.
@@ -27,7 +36,10 @@ struct ApiServices {
   std::function<absl::Status()> check_ready;  // OK when the store answers (/readyz)
   service::AuthService* auth = nullptr;
   service::WorkspaceService* workspace = nullptr;
+  service::UploadService* upload = nullptr;
+  service::InFlightKeys* in_flight = nullptr;
   core::Metrics* metrics = nullptr;
+  service::BatchService* batch = nullptr;
 };
 
 class Api {
@@ -48,5 +60,14 @@ class Api {
 // Route groups, defined in their own files and registered by Api's constructor.
 void AddOperationsRoutes(Router& router, const ApiServices& services);
 void AddWorkspaceRoutes(Router& router, const ApiServices& services, uint64_t json_body_limit);
+// Batch details, lists, delete, start/stop calling and the CSV export (batch_routes.cc).
+void AddBatchRoutes(Router& router, const ApiServices& services, uint64_t json_body_limit);
+// `services` and `options` must outlive the router (the Api keeps both).
+void AddUploadRoutes(Router& router, const ApiServices& services,
+                     const UploadRouteOptions& options);
+
+// Removes upload spool files (`upload-<pid>-*.part` in `dir`) left behind by processes that no
+// longer run (a crash or kill -9 mid-upload). Returns how many were removed.
+int SweepUploadSpool(const std::string& dir);
 
 }  // namespace nexus::http

@@ -8,8 +8,9 @@ namespace nexus::http {
 int HttpStatusFor(const absl::Status& status) {
   switch (status.code()) {
     case absl::StatusCode::kInvalidArgument:
-    case absl::StatusCode::kOutOfRange:
       return 400;
+    case absl::StatusCode::kOutOfRange:
+      return 422;
     case absl::StatusCode::kUnauthenticated:
       return 401;
     case absl::StatusCode::kPermissionDenied:

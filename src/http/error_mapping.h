@@ -10,7 +10,8 @@
 
 namespace nexus::http {
 
-// InvalidArgument 400, Unauthenticated 401, PermissionDenied 403, NotFound 404,
+// InvalidArgument 400, OutOfRange 422 (a well-formed request past a limit, e.g. a file with too
+// many rows), Unauthenticated 401, PermissionDenied 403, NotFound 404,
 // AlreadyExists/Aborted 409, FailedPrecondition 409, ResourceExhausted 507,
 // Unavailable/DeadlineExceeded 503, anything else 500.
 int HttpStatusFor(const absl::Status& status);

@@ -6,8 +6,10 @@
 // the API's table of contents. Matching is read-only and thread-safe once the table is built.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -38,13 +40,37 @@ struct RouteContext {
 };
 
 using Handler = std::function<Response(RouteContext&)>;
+// For routes that stream their body (the upload): makes the sink that receives it. The context
+// is valid only during the call: the sink copies what it keeps.
+using SinkFactory = std::function<std::shared_ptr<BodySink>(RouteContext&)>;
 
 struct Route {
+  // A route whose body (at most `body_limit` bytes) is buffered for `handler`.
+  Route(std::string method, std::string pattern, Access access, uint64_t body_limit,
+        Handler handler)
+      : method(std::move(method)),
+        pattern(std::move(pattern)),
+        access(access),
+        body_limit(body_limit),
+        handler(std::move(handler)) {}
+  Route(std::string method, std::string pattern, Access access, uint64_t body_limit,
+        Handler handler, std::nullptr_t)
+      : Route(std::move(method), std::move(pattern), access, body_limit, std::move(handler)) {}
+  // A route whose body streams into the sink `sink_factory` makes.
+  Route(std::string method, std::string pattern, Access access, uint64_t body_limit, std::nullptr_t,
+        SinkFactory sink_factory)
+      : method(std::move(method)),
+        pattern(std::move(pattern)),
+        access(access),
+        body_limit(body_limit),
+        sink_factory(std::move(sink_factory)) {}
+
   std::string method;
   std::string pattern;
   Access access = Access::kAdmin;
   uint64_t body_limit = 0;
-  Handler handler;
+  Handler handler;           // buffered body; or
+  SinkFactory sink_factory;  // streamed body
 };
 
 class Router {

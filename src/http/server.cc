@@ -406,7 +406,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
       // An announced body stays unread, so the stream is no longer at a message boundary.
       return SendResponse(std::move(response), /*unread_input=*/has_body_);
     }
-    if (!plan_.handle) {
+    if (!plan_.handle && !plan_.sink) {
       core::Log(core::LogLevel::kError, "plan has neither an immediate response nor a handler")
           .Str("route", plan_.route)
           .Str("request_id", request_.request_id);
@@ -416,7 +416,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     // gigabyte learns at once that it need not send it.
     const auto length = parser_->content_length();
     if (length && *length > plan_.body_limit) return SendError(413, BodyTooLargeMessage());
-    if (!has_body_) return RunHandler();
+    if (!has_body_) return plan_.sink ? PassToSink() : RunHandler();
     ReadBody();
   }
 
@@ -452,7 +452,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   SteadyClock::time_point BodyDeadline() const {
     const ServerOptions& options = core_->options();
     const auto length = parser_->content_length();
-    const uint64_t due = length ? *length : parser_->get().body().size();
+    // bytes_in_ (head included) rather than the body buffer, which a sink empties as it goes.
+    const uint64_t due = length ? *length : bytes_in_;
     return body_start_ + ToSteady(options.body_grace) +
            TransferTime(due, options.min_body_bytes_per_second);
   }
@@ -481,9 +482,37 @@ class Connection : public std::enable_shared_from_this<Connection> {
       }
       return SendError(400, "malformed request body: " + ec.message());
     }
+    if (plan_.sink) return PassToSink();
     if (!parser_->is_done()) return ReadBodySome();
     request_.body = std::move(parser_->get().body());
     RunHandler();
+  }
+
+  // Streaming mode: hands what arrived to the sink on a worker, then reads on (or finishes).
+  void PassToSink() {
+    state_ = State::kInApplication;
+    std::string piece = std::move(parser_->get().body());
+    parser_->get().body().clear();  // string_body appends at size(): the next piece starts fresh
+    const bool done = parser_->is_done();
+    core_->RunOnWorker([self = shared_from_this(), piece = std::move(piece), done] {
+      std::optional<Response> stop;
+      try {
+        if (!piece.empty()) stop = self->plan_.sink->Consume(piece);
+        if (!stop && done) stop = self->plan_.sink->Finish(self->request_);
+      } catch (const std::exception& e) {
+        self->LogThrow("body sink", e.what());
+        stop = InternalErrorResponse(self->request_.request_id);
+      } catch (...) {
+        self->LogThrow("body sink", "unknown exception");
+        stop = InternalErrorResponse(self->request_.request_id);
+      }
+      net::post(self->executor_, [self, done, stop = std::move(stop)]() mutable {
+        if (self->state_ == State::kClosed) return;
+        if (stop) return self->SendResponse(std::move(*stop), /*unread_input=*/!done);
+        self->state_ = State::kReadingBody;
+        self->ReadBodySome();
+      });
+    });
   }
 
   std::string BodyTooLargeMessage() const {

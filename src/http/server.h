@@ -58,6 +58,19 @@ struct Response {
   bool close_connection = false;
 };
 
+// Receives a request body piece by piece instead of having it buffered (the upload route).
+// Consume runs on a worker thread for each piece, in order, one at a time; the next piece is read
+// only after it returns (back-pressure). Returning a Response stops reading: that answer is sent
+// and the connection closed. Finish runs once the body is complete. If the client goes away or a
+// deadline passes, neither is called again and the sink is simply destroyed: its destructor must
+// release whatever it holds (temp files).
+class BodySink {
+ public:
+  virtual ~BodySink() = default;
+  virtual std::optional<Response> Consume(std::string_view piece) = 0;
+  virtual Response Finish(Request& request) = 0;
+};
+
 // What the application decides once a request's line and headers are known.
 struct Plan {
   // Set to answer at once without reading the body (404, 401, 403, ...). If the request has a
@@ -67,6 +80,8 @@ struct Plan {
   uint64_t body_limit = 0;
   // Runs on a worker thread with the whole body in Request::body.
   std::function<Response(Request&)> handle;
+  // Instead of `handle`: the body is streamed to this sink (and Request::body stays empty).
+  std::shared_ptr<BodySink> sink;
   // Route pattern for logs and metrics ("/api/agents/{id}"); "unmatched" when no route matched.
   std::string route = "unmatched";
 };

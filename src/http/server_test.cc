@@ -107,6 +107,36 @@ class ServerTest : public ::testing::Test {
         release_handler_.WaitForNotificationWithTimeout(absl::Seconds(5));
         return TextResponse("slow done");
       };
+    } else if (head.path == "/sink" || head.path == "/sink-stop") {
+      // Streams the body: counts pieces and bytes; /sink-stop refuses once 100 bytes arrived.
+      struct CountingSink : BodySink {
+        bool stop_early = false;
+        size_t bytes = 0;
+        size_t pieces = 0;
+        std::string head_tail;  // the first and last byte seen, to check ordering
+        std::optional<Response> Consume(std::string_view piece) override {
+          ++pieces;
+          bytes += piece.size();
+          if (head_tail.empty()) head_tail += piece.front();
+          last = piece.back();
+          if (stop_early && bytes >= 100) {
+            Response refused = TextResponse("stopped at " + std::to_string(bytes));
+            refused.status = 400;
+            return refused;
+          }
+          return std::nullopt;
+        }
+        Response Finish(Request& request) override {
+          return TextResponse(std::to_string(bytes) + " bytes " + head_tail + last +
+                              " body=" + std::to_string(request.body.size()));
+        }
+        char last = '-';
+      };
+      auto sink = std::make_shared<CountingSink>();
+      sink->stop_early = head.path == "/sink-stop";
+      plan.route = "/sink";
+      plan.body_limit = 10 * 1024 * 1024;
+      plan.sink = sink;
     } else if (head.path == "/close") {
       plan.route = "/close";
       plan.handle = [](Request&) {
@@ -629,6 +659,41 @@ TEST_F(ServerTest, ShutdownWithoutStartIsHarmless) {
       TestOptions(), [](Request&) { return Plan{}; }, &metrics_);
   server.Shutdown();
   server.Shutdown();
+}
+
+}  // namespace
+}  // namespace nexus::http
+
+namespace nexus::http {
+namespace {
+
+TEST_F(ServerTest, SinkReceivesALargeBodyInOrderWithoutBuffering) {
+  StartServer();
+  std::string body(3 * 1024 * 1024, 'x');
+  body.front() = 'A';
+  body.back() = 'Z';
+  HttpResponse response = nexus::testing::Request(port_, "POST", "/sink", {}, body);
+  ASSERT_EQ(response.status, 200) << response.error;
+  EXPECT_EQ(response.body, "3145728 bytes AZ body=0");
+}
+
+TEST_F(ServerTest, SinkWithNoBodyStillFinishes) {
+  StartServer();
+  HttpResponse response = nexus::testing::Request(port_, "POST", "/sink");
+  ASSERT_EQ(response.status, 200) << response.error;
+  EXPECT_EQ(response.body, "0 bytes - body=0");
+}
+
+TEST_F(ServerTest, SinkCanStopTheUploadWithAnAnswer) {
+  StartServer();
+  RawConnection connection(port_);
+  ASSERT_TRUE(connection.SendSome(
+      BuildRequest("POST", "/sink-stop", {{"Host", "x"}, {"Content-Length", "1000000"}})));
+  ASSERT_TRUE(connection.SendSome(std::string(200, 'y')));
+  HttpResponse response = connection.ReadResponse();
+  EXPECT_EQ(response.status, 400);
+  EXPECT_THAT(response.body, HasSubstr("stopped at"));
+  EXPECT_TRUE(connection.IsClosedByPeer());
 }
 
 }  // namespace

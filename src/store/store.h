@@ -14,16 +14,20 @@
 //  - Thread-safe: one Store is shared by every server thread.
 #pragma once
 
+#include <iterator>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "domain/agent.h"
+#include "domain/batch.h"
 #include "domain/credential.h"
 #include "domain/organization.h"
 #include "domain/phone_number.h"
@@ -46,8 +50,81 @@ struct CredentialOwner {
   domain::User user;
 };
 
+// One call of a new batch, as the upload prepared it. The views must stay valid for the duration
+// of InsertBatch.
+struct NewCall {
+  std::string_view e164;
+  std::string_view timezone;        // "" = the batch's
+  std::string_view variables_json;  // a JSON object of string values: {"name":"Ann",...}
+};
+
+// The stored answer of a successful request made with an Idempotency-Key.
+struct IdempotencyRecord {
+  std::string user_id;
+  std::string key;
+  std::string fingerprint;  // SHA-256 hex of the request (fields + file)
+  int http_status = 200;
+  std::string response_body;
+  absl::Time created_at;
+};
+
 struct DncPage {
   std::vector<domain::DncEntry> entries;  // ordered by e164
+  int64_t total = 0;
+};
+
+// How many calls of a batch are in each state (kept as counters, so reading them costs one row).
+struct CallCounts {
+  int64_t by_status[std::size(domain::kAllCallStatuses)] = {};  // indexed like kAllCallStatuses
+  int64_t picked = 0;  // calls dialled at least once (attempts > 0)
+  // Calls in a final status (SPEC §6 "Retries and completion"): completed, dnc, canceled, or
+  // failed / no_answer / busy with no next attempt scheduled (next_attempt_at NULL).
+  int64_t finished = 0;
+
+  int64_t Of(domain::CallStatus status) const { return by_status[static_cast<size_t>(status)]; }
+  int64_t Total() const {
+    int64_t total = 0;
+    for (int64_t count : by_status) total += count;
+    return total;
+  }
+};
+
+// A page of one batch's calls (GET /api/call/batch-details). Conditions are ANDed.
+struct CallQuery {
+  // Equality on a variable; `value` nullopt matches calls that do not have the variable.
+  struct VariableCondition {
+    std::string key;
+    std::optional<std::string> value;
+  };
+  static constexpr size_t kMaxVariableConditions = 8;
+
+  std::optional<domain::CallStatus> status;
+  std::optional<std::string> phone;          // E.164, exact
+  std::vector<VariableCondition> variables;  // at most kMaxVariableConditions
+  std::string search;  // "" = none; case-insensitive literal substring (store/search_text.h)
+
+  enum class SortKey { kCreatedAt, kUpdatedAt, kPhone, kStatus, kAttempts, kVariable };
+  SortKey sort_key = SortKey::kCreatedAt;
+  std::string sort_variable;  // for kVariable: compared as text; calls without it sort lowest
+  bool descending = true;     // ties are broken by row order (seq), in the same direction
+  int64_t offset = 0;
+  int64_t limit = 10;
+};
+
+struct CallPage {
+  std::vector<domain::Call> calls;
+  int64_t total = 0;  // calls matching the conditions
+  CallCounts counts;  // the whole batch, read in the same snapshot as `calls`
+};
+
+// A batch with its counters, as batch lists show it.
+struct BatchListItem {
+  domain::Batch batch;
+  CallCounts counts;
+};
+
+struct BatchListPage {
+  std::vector<BatchListItem> items;  // newest first (created_at, then ID, descending)
   int64_t total = 0;
 };
 
@@ -118,6 +195,55 @@ class Store {
   virtual absl::StatusOr<DncPage> ListDncNumbers(std::string_view org_id, int64_t offset,
                                                  int64_t limit) = 0;
   virtual absl::StatusOr<bool> IsOnDncList(std::string_view org_id, std::string_view e164) = 0;
+  // Every number on the organization's list (the upload checks a whole file against it).
+  virtual absl::StatusOr<std::vector<std::string>> ListAllDncNumbers(std::string_view org_id) = 0;
+
+  // --- batches and calls -----------------------------------------------------------------
+  // Stores the batch, all its calls (status queued, 0 attempts, created_at = batch.created_at)
+  // and, if given, the idempotency record, in ONE write transaction: all or nothing. Call i gets
+  // the ID batch.call_id_prefix + the 6-hex-digit counter i (0-based), i.e. a valid ObjectId, and
+  // seq = i (the upload's row order). AlreadyExists when the batch ID or the idempotency
+  // (user_id, key) is taken; ResourceExhausted when the disk or database is full.
+  // batch.variable_keys is stored with the batch; the batch's CallCounts start at queued = the
+  // number of calls. Whatever later adds calls to a batch must continue the counter (so that ID
+  // order stays row order, which ListCalls relies on) and add them to the counters, and whatever
+  // changes a call's status, attempts or next attempt must adjust the counters in the same
+  // transaction (they are stored, not computed: see store/sqlite/migrations.cc, migration 3).
+  virtual absl::Status InsertBatch(const domain::Batch& batch, std::span<const NewCall> calls,
+                                   const IdempotencyRecord* idempotency) = 0;
+  // A batch of the organization that is not deleted; NotFound otherwise.
+  virtual absl::StatusOr<domain::Batch> GetBatch(std::string_view org_id,
+                                                 std::string_view batch_id) = 0;
+  // The record for (user_id, key) created at or after `not_before`, or nullopt.
+  virtual absl::StatusOr<std::optional<IdempotencyRecord>> FindIdempotencyRecord(
+      std::string_view user_id, std::string_view key, absl::Time not_before) = 0;
+
+  // The batches of the organization owned by `user_id` that are not deleted, newest first, with
+  // their counters. `search` ("" = none) keeps those whose name or status contains it
+  // (case-insensitive, literal). InvalidArgument for a negative offset or limit.
+  virtual absl::StatusOr<BatchListPage> ListBatches(std::string_view org_id,
+                                                    std::string_view user_id,
+                                                    std::string_view search, int64_t offset,
+                                                    int64_t limit) = 0;
+  // One page of a batch's calls, how many match, and the batch's counters, in one snapshot.
+  // NotFound as GetBatch. InvalidArgument for a negative offset or limit or more than
+  // kMaxVariableConditions variable conditions. Implementations must answer the default view
+  // (no condition, sorted by createdAt) and a status-only filter without reading every call.
+  virtual absl::StatusOr<CallPage> ListCalls(std::string_view org_id, std::string_view batch_id,
+                                             const CallQuery& query) = 0;
+  // Calls `fn` for every call of the batch in row order (seq), inside one read snapshot, and
+  // stops at the first error `fn` returns. NotFound as GetBatch.
+  virtual absl::Status ForEachCall(std::string_view org_id, std::string_view batch_id,
+                                   absl::FunctionRef<absl::Status(const domain::Call&)> fn) = 0;
+  // Sets the batch's status and updated_at, if its status is still `expected` (compare and
+  // set). NotFound as GetBatch; FailedPrecondition when the status is no longer `expected`.
+  virtual absl::Status UpdateBatchStatus(std::string_view org_id, std::string_view batch_id,
+                                         domain::BatchStatus expected, domain::BatchStatus status,
+                                         absl::Time when) = 0;
+  // Soft delete: sets deleted_at (and updated_at); the batch is NotFound from then on, for every
+  // method. NotFound when it is missing or already deleted.
+  virtual absl::Status DeleteBatch(std::string_view org_id, std::string_view batch_id,
+                                   absl::Time when) = 0;
 };
 
 struct StoreOptions {
@@ -126,6 +252,13 @@ struct StoreOptions {
   int pool_size = 8;
   // How long a write waits for the database's single writer before answering Unavailable.
   absl::Duration busy_timeout = absl::Seconds(5);
+  // TEST ONLY: honour fault-injection environment variables (see store/sqlite/sqlite_store.h,
+  // NEXUS_TEST_KILL_AFTER_CALLS) and test_max_page_count. Set only by the hidden
+  // `nexus serve --test-allow-faults` flag that the fault tests use; never in a deployment.
+  bool allow_test_faults = false;
+  // TEST ONLY (with allow_test_faults): caps the SQLite file at this many pages to simulate a
+  // full disk (0 = no cap).
+  int64_t test_max_page_count = 0;
 };
 
 // Opens (creating if needed) the store named by `url` and brings its schema to the current

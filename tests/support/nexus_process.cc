@@ -129,7 +129,8 @@ nlohmann::json InitWorkspace(const std::string& db_url, const std::vector<std::s
 }
 
 std::unique_ptr<NexusServer> NexusServer::Start(const std::string& db_url,
-                                                const std::vector<std::string>& extra_args) {
+                                                const std::vector<std::string>& extra_args,
+                                                const std::vector<std::string>& env) {
   std::unique_ptr<NexusServer> server(new NexusServer());
   server->dir_ = std::make_unique<TempDir>();
   server->log_path_ = server->dir_->path() + "/server.log";
@@ -142,7 +143,7 @@ std::unique_ptr<NexusServer> NexusServer::Start(const std::string& db_url,
       open(server->log_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   std::vector<std::string> args = {"serve", "--db", db_url, "--port", "0"};
   args.insert(args.end(), extra_args.begin(), extra_args.end());
-  server->pid_ = Spawn(args, {}, pipe_fds[1], err_fd);
+  server->pid_ = Spawn(args, env, pipe_fds[1], err_fd);
   close(pipe_fds[1]);
   close(err_fd);
   if (server->pid_ < 0) {
@@ -177,6 +178,15 @@ std::unique_ptr<NexusServer> NexusServer::Start(const std::string& db_url,
 }
 
 NexusServer::~NexusServer() { Kill(); }
+
+bool NexusServer::HasExited(int* code) {
+  if (pid_ <= 0) return true;
+  int status = 0;
+  if (waitpid(pid_, &status, WNOHANG) != pid_) return false;
+  if (code != nullptr) *code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  pid_ = -1;
+  return true;
+}
 
 int NexusServer::Terminate(int timeout_seconds) {
   if (pid_ <= 0) return -1;

@@ -49,8 +49,12 @@ class NexusServer {
  public:
   // Starts `nexus serve --db db_url --port 0 extra_args...` and waits (≤ 30 s) for it to listen.
   // Returns null (after recording a test failure) if it does not.
+  // `env` entries ("NAME=value") are added to the server's environment.
   static std::unique_ptr<NexusServer> Start(const std::string& db_url,
-                                            const std::vector<std::string>& extra_args = {});
+                                            const std::vector<std::string>& extra_args = {},
+                                            const std::vector<std::string>& env = {});
+  // True once the process has exited (reaped); its exit code, or -1 for a signal, in *code.
+  bool HasExited(int* code = nullptr);
   ~NexusServer();  // SIGKILL if still running
 
   uint16_t port() const { return port_; }

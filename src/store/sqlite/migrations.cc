@@ -89,7 +89,111 @@ CREATE TABLE dnc_numbers (
   PRIMARY KEY (organization_id, e164)
 ) WITHOUT ROWID;
 )sql"},
-    // Append new migrations here: {2, R"sql(...)sql"}, ...
+    // Batches and their calls (SPEC §4-§6), and the stored answers of Idempotency-Key requests.
+    {2, R"sql(
+CREATE TABLE batches (
+  id                 TEXT PRIMARY KEY,
+  organization_id    TEXT NOT NULL REFERENCES organizations (id),
+  user_id            TEXT NOT NULL,  -- owner
+  agent_id           TEXT NOT NULL,
+  call_id_prefix     TEXT NOT NULL,  -- 18 hex digits; call i is this + 6 hex digits of i
+  name               TEXT NOT NULL,
+  type               TEXT NOT NULL,  -- domain::BatchTypeName
+  status             TEXT NOT NULL,  -- domain::BatchStatusName
+  calling_number_ids TEXT NOT NULL,  -- phone-number IDs, comma-separated, in the given order
+  retry              INTEGER NOT NULL,
+  delay_seconds      INTEGER NOT NULL,
+  timezone           TEXT NOT NULL,     -- IANA
+  calling_start      INTEGER NOT NULL,  -- minutes after local midnight
+  calling_end        INTEGER NOT NULL,
+  allowed_days       TEXT NOT NULL,     -- "1,2,3,4,5": sorted, 0 = Sunday
+  enable_dnc         INTEGER NOT NULL,  -- 0 or 1
+  default_country    TEXT NOT NULL,
+  total_calls        INTEGER NOT NULL,
+  deleted_at         INTEGER,           -- soft delete; NULL while the batch exists
+  created_at         INTEGER NOT NULL,
+  updated_at         INTEGER NOT NULL
+);
+CREATE INDEX batches_by_organization ON batches (organization_id, created_at);
+CREATE INDEX batches_by_user ON batches (user_id, created_at);
+
+-- One upload inserts up to 1,000,000 rows here in one transaction, so the table carries only the
+-- indexes that insert needs to pay for. batch_id has no FOREIGN KEY: its check is a lookup in
+-- batches per row (measured +5-10% CPU for 1M calls), and InsertBatch writes the batch row in the
+-- same transaction as its calls. Deleting a batch is a soft delete (batches.deleted_at).
+CREATE TABLE calls (
+  id              TEXT PRIMARY KEY,  -- batches.call_id_prefix + 6 hex digits of seq
+  batch_id        TEXT NOT NULL,
+  seq             INTEGER NOT NULL,  -- the upload's row order, from 0
+  phone           TEXT NOT NULL,     -- E.164
+  timezone        TEXT,              -- the contact's own IANA zone; NULL: the batch's
+  variables       TEXT NOT NULL,     -- JSON object of string values
+  status          TEXT NOT NULL DEFAULT 'queued',  -- domain::CallStatusName
+  attempts        INTEGER NOT NULL DEFAULT 0,
+  next_attempt_at INTEGER,
+  created_at      INTEGER NOT NULL,
+  updated_at      INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX calls_by_batch ON calls (batch_id, seq);
+
+CREATE TABLE idempotency_keys (
+  user_id       TEXT NOT NULL,
+  key           TEXT NOT NULL,
+  fingerprint   TEXT NOT NULL,  -- SHA-256 hex of the request
+  http_status   INTEGER NOT NULL,
+  response_body TEXT NOT NULL,
+  created_at    INTEGER NOT NULL,
+  PRIMARY KEY (user_id, key)
+) WITHOUT ROWID;
+)sql"},
+    // Batch details, batch lists and the CSV export (SPEC §5, §6).
+    //  - batches.variable_keys: the calls' variable keys in the file's column order (JSON array).
+    //    (`search` needs no column: it is matched per call by nexus_matches(), see
+    //    store/search_text.h; a stored folded text measured +1.1 s on a 1M-call upload.)
+    //  - calls_by_status: status filters and sorts, and search inside one status, without a scan
+    //    of the whole batch (measured cost: docs/architecture.md "Batch queries").
+    //  - batch_call_counts: per-batch counters so summaries and list rows cost one row read, not
+    //    a scan of up to 1M calls. picked = calls with attempts > 0; finished = calls in a final
+    //    status: completed, dnc, canceled, or failed/no_answer/busy with no next attempt
+    //    scheduled. InsertBatch writes a batch's row (queued = its calls). Whatever later
+    //    inserts calls or changes a call's status, attempts or next_attempt_at must adjust the
+    //    row in the same transaction (a bulk change can recount it like the backfill below).
+    //    Not a trigger: any UPDATE of calls would then need a statement journal, which measured
+    //    34 s instead of 1.1 s to cancel 267k queued calls (docs/architecture.md).
+    {3, R"sql(
+ALTER TABLE batches ADD COLUMN variable_keys TEXT NOT NULL DEFAULT '[]';
+CREATE INDEX calls_by_status ON calls (batch_id, status, seq);
+
+CREATE TABLE batch_call_counts (
+  batch_id    TEXT PRIMARY KEY,
+  queued      INTEGER NOT NULL DEFAULT 0,
+  in_progress INTEGER NOT NULL DEFAULT 0,
+  completed   INTEGER NOT NULL DEFAULT 0,
+  failed      INTEGER NOT NULL DEFAULT 0,
+  no_answer   INTEGER NOT NULL DEFAULT 0,
+  busy        INTEGER NOT NULL DEFAULT 0,
+  dnc         INTEGER NOT NULL DEFAULT 0,
+  canceled    INTEGER NOT NULL DEFAULT 0,
+  picked      INTEGER NOT NULL DEFAULT 0,
+  finished    INTEGER NOT NULL DEFAULT 0
+) WITHOUT ROWID;
+
+INSERT INTO batch_call_counts (batch_id, queued, in_progress, completed, failed, no_answer, busy,
+                               dnc, canceled, picked, finished)
+SELECT batch_id, SUM(status = 'queued'), SUM(status = 'in_progress'), SUM(status = 'completed'),
+       SUM(status = 'failed'), SUM(status = 'no_answer'), SUM(status = 'busy'),
+       SUM(status = 'dnc'), SUM(status = 'canceled'), SUM(attempts > 0),
+       SUM(status IN ('completed', 'dnc', 'canceled')
+           OR (status IN ('failed', 'no_answer', 'busy') AND next_attempt_at IS NULL))
+FROM calls GROUP BY batch_id;
+INSERT OR IGNORE INTO batch_call_counts (batch_id) SELECT id FROM batches;
+
+UPDATE batches SET variable_keys = COALESCE(
+  (SELECT json_group_array(key) FROM
+     (SELECT DISTINCT j.key AS key FROM calls c, json_each(c.variables) j
+      WHERE c.batch_id = batches.id)), '[]');
+)sql"},
+    // Append new migrations here: {4, R"sql(...)sql"}, ...
 };
 
 // Runs `sql` with `args` bound to ?1, ?2, ... and returns the first column of its first row

@@ -66,8 +66,9 @@ TEST(Migrations, EmptyDatabaseGetsTheWholeSchema) {
   ASSERT_TRUE(applied.ok()) << applied.status();
   EXPECT_EQ(*applied, static_cast<int>(AllMigrations().size()));
   EXPECT_EQ(SchemaVersion(db.get()).value_or(-1), LatestVersion());
-  for (const char* table : {"organizations", "users", "credentials", "agents", "agent_variables",
-                            "phone_numbers", "dnc_numbers", "schema_migrations"}) {
+  for (const char* table :
+       {"organizations", "users", "credentials", "agents", "agent_variables", "phone_numbers",
+        "dnc_numbers", "batches", "calls", "idempotency_keys", "schema_migrations"}) {
     EXPECT_TRUE(HasTable(db.get(), table)) << table;
   }
   EXPECT_EQ(QueryInt(db.get(), "SELECT applied_at FROM schema_migrations WHERE version = 1"),
@@ -82,6 +83,64 @@ TEST(Migrations, UpToDateDatabaseIsLeftAlone) {
   EXPECT_EQ(*again, 0);
   EXPECT_EQ(QueryInt(db.get(), "SELECT COUNT(*) FROM schema_migrations"),
             static_cast<int64_t>(AllMigrations().size()));
+}
+
+TEST(Migrations, UpgradeFromVersionOneKeepsItsData) {
+  DbPtr db = OpenRaw(":memory:");
+  ASSERT_EQ(Migrate(db.get(), kNow, AllMigrations().first(1)).value_or(-1), 1);
+  ASSERT_TRUE(ExecScript(db.get(),
+                         "INSERT INTO organizations (id, name, timezone, default_country, "
+                         "created_at) VALUES ('org-1', 'Acme', 'UTC', 'US', 1);"
+                         "INSERT INTO users (id, organization_id, email, name, role, created_at) "
+                         "VALUES ('user-1', 'org-1', 'a@acme.example', 'Ann', 'admin', 1);"
+                         "INSERT INTO dnc_numbers (organization_id, e164, created_at) "
+                         "VALUES ('org-1', '+12125550100', 1);")
+                  .ok());
+  EXPECT_FALSE(HasTable(db.get(), "batches"));
+
+  absl::StatusOr<int> applied = Migrate(db.get(), kNow + absl::Hours(1), AllMigrations().first(2));
+  ASSERT_TRUE(applied.ok()) << applied.status();
+  EXPECT_EQ(*applied, 1);
+  EXPECT_EQ(SchemaVersion(db.get()).value_or(-1), 2);
+  EXPECT_EQ(QueryInt(db.get(), "SELECT applied_at FROM schema_migrations WHERE version = 2"),
+            core::ToUnixMillis(kNow + absl::Hours(1)));
+  for (const char* table : {"batches", "calls", "idempotency_keys"}) {
+    EXPECT_TRUE(HasTable(db.get(), table)) << table;
+  }
+  EXPECT_EQ(QueryInt(db.get(), "SELECT COUNT(*) FROM organizations WHERE name = 'Acme'"), 1);
+  EXPECT_EQ(QueryInt(db.get(), "SELECT COUNT(*) FROM users WHERE email = 'a@acme.example'"), 1);
+  EXPECT_EQ(QueryInt(db.get(), "SELECT COUNT(*) FROM dnc_numbers"), 1);
+  // The new tables work against the old rows.
+  EXPECT_TRUE(ExecScript(db.get(),
+                         "INSERT INTO batches (id, organization_id, user_id, agent_id, "
+                         "call_id_prefix, name, type, status, calling_number_ids, retry, "
+                         "delay_seconds, timezone, calling_start, calling_end, allowed_days, "
+                         "enable_dnc, default_country, total_calls, created_at, updated_at) "
+                         "VALUES ('b-1', 'org-1', 'user-1', 'a-1', '000000000000000000', 'B', "
+                         "'outbound', 'active', 'p-1', 0, 60, 'UTC', 540, 1020, '1,2,3,4,5', 1, "
+                         "'US', 1, 1, 1);"
+                         "INSERT INTO calls (id, batch_id, seq, phone, variables, created_at, "
+                         "updated_at) VALUES ('000000000000000000000000', 'b-1', 0, "
+                         "'+12125550101', '{}', 1, 1);")
+                  .ok());
+  EXPECT_EQ(QueryInt(db.get(),
+                     "SELECT COUNT(*) FROM calls WHERE status = 'queued' AND "
+                     "attempts = 0 AND next_attempt_at IS NULL AND timezone IS NULL"),
+            1);
+}
+
+TEST(Migrations, BatchMustBelongToAnExistingOrganization) {
+  DbPtr db = OpenRaw(":memory:");
+  ASSERT_TRUE(ExecScript(db.get(), "PRAGMA foreign_keys = ON").ok());
+  ASSERT_TRUE(Migrate(db.get(), kNow).ok());
+  EXPECT_FALSE(ExecScript(db.get(),
+                          "INSERT INTO batches (id, organization_id, user_id, agent_id, "
+                          "call_id_prefix, name, type, status, calling_number_ids, retry, "
+                          "delay_seconds, timezone, calling_start, calling_end, allowed_days, "
+                          "enable_dnc, default_country, total_calls, created_at, updated_at) "
+                          "VALUES ('b-1', 'org-x', 'u', 'a', 'p', 'B', 'outbound', 'active', '', "
+                          "0, 60, 'UTC', 540, 1020, '1', 1, 'US', 0, 1, 1)")
+                   .ok());
 }
 
 TEST(Migrations, OnlyPendingMigrationsRunInOrder) {
@@ -132,6 +191,13 @@ TEST(Migrations, EveryInterfaceLookupUsesAnIndex) {
            "SELECT * FROM agent_variables WHERE agent_id = 'a' ORDER BY position",
            "SELECT * FROM phone_numbers WHERE organization_id = 'o' ORDER BY created_at, id",
            "SELECT * FROM dnc_numbers WHERE organization_id = 'o' ORDER BY e164 LIMIT 10",
+           "SELECT e164 FROM dnc_numbers WHERE organization_id = 'o' ORDER BY e164",
+           "SELECT * FROM batches WHERE organization_id = 'o' AND id = 'b' AND deleted_at IS NULL",
+           "SELECT * FROM batches WHERE organization_id = 'o' ORDER BY created_at DESC LIMIT 10",
+           "SELECT * FROM batches WHERE user_id = 'u' ORDER BY created_at DESC LIMIT 10",
+           "SELECT * FROM calls WHERE batch_id = 'b' ORDER BY seq LIMIT 10",
+           "SELECT * FROM calls WHERE id = 'c'",
+           "SELECT * FROM idempotency_keys WHERE user_id = 'u' AND key = 'k' AND created_at >= 0",
        }) {
     const std::string plan_query = std::string("EXPLAIN QUERY PLAN ") + query;
     sqlite3_stmt* raw = nullptr;

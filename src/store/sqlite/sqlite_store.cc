@@ -3,10 +3,16 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <array>
+#include <charconv>
 #include <chrono>
 #include <climits>
 #include <condition_variable>
+#include <csignal>
+#include <cstdlib>
+#include <cstring>
 #include <initializer_list>
+#include <iterator>
 #include <mutex>
 #include <optional>
 #include <type_traits>
@@ -15,9 +21,11 @@
 #include <variant>
 
 #include "core/clock.h"
+#include "core/json_escape.h"
 #include "core/log.h"
 #include "core/status.h"
 #include "core/time_format.h"
+#include "store/search_text.h"
 #include "store/sqlite/migrations.h"
 
 namespace nexus::store::sqlite {
@@ -32,10 +40,46 @@ constexpr std::pair<std::string_view, std::string_view> kUniqueFields[] = {
     // Tenancy keys for the same-organization foreign keys; only a taken ID can break them.
     {"users.organization_id, users.id", "id"},
     {"agents.organization_id, agents.id", "id"},
+    // A composite primary key reports SQLITE_CONSTRAINT_PRIMARYKEY with its columns.
+    {"idempotency_keys.user_id, idempotency_keys.key", "idempotencyKey"},
 };
 
 absl::Status AlreadyExists(std::string_view field) {
   return absl::AlreadyExistsError(fmt::format("{} already exists", field));
+}
+
+std::string_view ValueText(sqlite3_value* value) {
+  const auto* text = reinterpret_cast<const char*>(sqlite3_value_text(value));
+  return text != nullptr ? std::string_view(text, sqlite3_value_bytes(value)) : std::string_view();
+}
+
+void ResultText(sqlite3_context* context, const std::string& text) {
+  sqlite3_result_text64(context, text.data(), text.size(), SQLITE_TRANSIENT, SQLITE_UTF8);
+}
+
+// nexus_matches(phone, variables_json, folded_term): whether a call matches a search term
+// (CallMatches, store/search_text.h).
+void MatchesFunction(sqlite3_context* context, int /*argc*/, sqlite3_value** argv) {
+  const bool matches = CallMatches(ValueText(argv[0]), ValueText(argv[1]), ValueText(argv[2]));
+  sqlite3_result_int(context, matches ? 1 : 0);
+}
+
+// nexus_fold(text): `text` case-folded like search terms.
+void FoldFunction(sqlite3_context* context, int /*argc*/, sqlite3_value** argv) {
+  ResultText(context, Folded(ValueText(argv[0])));
+}
+
+// The application functions the store's SQL uses. Only statements use them (no schema object
+// does), so the database stays readable by any SQLite tool.
+int RegisterFunctions(sqlite3* db) {
+  constexpr int kFlags = SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS;
+  int rc = sqlite3_create_function_v2(db, "nexus_matches", 3, kFlags, nullptr, MatchesFunction,
+                                      nullptr, nullptr, nullptr);
+  if (rc == SQLITE_OK) {
+    rc = sqlite3_create_function_v2(db, "nexus_fold", 1, kFlags, nullptr, FoldFunction, nullptr,
+                                    nullptr, nullptr);
+  }
+  return rc;
 }
 
 }  // namespace
@@ -50,12 +94,12 @@ absl::Status SqliteStatus(int rc, sqlite3* db) {
       core::Log(core::LogLevel::kError, "database or disk is full").Str("detail", detail);
       return absl::ResourceExhaustedError("database or disk is full");
     case SQLITE_CONSTRAINT:
-      if (rc == SQLITE_CONSTRAINT_PRIMARYKEY) return AlreadyExists("id");
-      if (rc == SQLITE_CONSTRAINT_UNIQUE) {
+      if (rc == SQLITE_CONSTRAINT_PRIMARYKEY || rc == SQLITE_CONSTRAINT_UNIQUE) {
         for (const auto& [columns, field] : kUniqueFields) {
           if (detail.ends_with(columns)) return AlreadyExists(field);
         }
       }
+      if (rc == SQLITE_CONSTRAINT_PRIMARYKEY) return AlreadyExists("id");
       break;
   }
   core::Log(core::LogLevel::kError, "sqlite error").Int("code", rc).Str("detail", detail);
@@ -87,6 +131,16 @@ absl::StatusOr<DbPtr> OpenConnection(const std::string& path, const StoreOptions
   if (int pragma_rc = sqlite3_exec(db.get(), pragmas, nullptr, nullptr, nullptr);
       pragma_rc != SQLITE_OK) {
     return unavailable(pragma_rc);
+  }
+  if (options.allow_test_faults && options.test_max_page_count > 0) {
+    const std::string cap = fmt::format("PRAGMA max_page_count = {};", options.test_max_page_count);
+    if (int cap_rc = sqlite3_exec(db.get(), cap.c_str(), nullptr, nullptr, nullptr);
+        cap_rc != SQLITE_OK) {
+      return unavailable(cap_rc);
+    }
+  }
+  if (int function_rc = RegisterFunctions(db.get()); function_rc != SQLITE_OK) {
+    return unavailable(function_rc);
   }
   return db;
 }
@@ -186,8 +240,10 @@ class Connection {
   explicit Connection(DbPtr db) : db_(std::move(db)) {}
   sqlite3* db() const { return db_.get(); }
 
-  // The statement for `sql` (prepared once per connection) with `args` bound to ?1, ?2, ...
-  absl::StatusOr<Cursor> Query(Sql sql, std::initializer_list<Arg> args) {
+  // The statement for `sql`, prepared once per connection (reset, with no bindings, between
+  // uses). The caller binds and steps it directly and must reset it and clear its bindings when
+  // done (a Cursor over it does both).
+  absl::StatusOr<sqlite3_stmt*> Prepare(Sql sql) {
     StmtPtr& stmt = statements_[sql.text];
     if (stmt == nullptr) {
       sqlite3_stmt* raw = nullptr;
@@ -199,10 +255,19 @@ class Connection {
       }
       stmt.reset(raw);
     }
-    Cursor cursor(stmt.get(), db());
+    return stmt.get();
+  }
+
+  // The statement for `sql` (prepared once per connection) with `args` bound to ?1, ?2, ...
+  absl::StatusOr<Cursor> Query(Sql sql, std::initializer_list<Arg> args) {
+    return QueryArgs(sql, std::span<const Arg>(args.begin(), args.size()));
+  }
+  absl::StatusOr<Cursor> QueryArgs(Sql sql, std::span<const Arg> args) {
+    NEXUS_ASSIGN_OR_RETURN(sqlite3_stmt * stmt, Prepare(sql));
+    Cursor cursor(stmt, db());
     int index = 1;
     for (const Arg& arg : args) {
-      if (int rc = Bind(stmt.get(), index++, arg); rc != SQLITE_OK) return SqliteStatus(rc, db());
+      if (int rc = Bind(stmt, index++, arg); rc != SQLITE_OK) return SqliteStatus(rc, db());
     }
     return cursor;
   }
@@ -425,6 +490,87 @@ absl::StatusOr<domain::DncEntry> ReadDncEntry(const Cursor& row) {
   return domain::DncEntry{.e164 = row.Text(0), .created_at = row.Time(1)};
 }
 
+// The comma-separated items of `text` ("" has none).
+std::vector<std::string_view> SplitList(std::string_view text) {
+  std::vector<std::string_view> items;
+  while (!text.empty()) {
+    const size_t comma = text.find(',');
+    items.push_back(text.substr(0, comma));
+    text = comma == std::string_view::npos ? std::string_view() : text.substr(comma + 1);
+  }
+  return items;
+}
+
+std::optional<int> ParseSmallInt(std::string_view text) {
+  int value = 0;
+  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (error != std::errc() || end != text.data() + text.size()) return std::nullopt;
+  return value;
+}
+
+std::optional<domain::TimeOfDay> ReadTimeOfDay(const Cursor& row, int col) {
+  const int64_t minutes = row.Int(col);
+  if (row.IsNull(col) || minutes < 0 || minutes >= 24 * 60) return std::nullopt;
+  return domain::TimeOfDay{static_cast<int>(minutes)};
+}
+
+// id, organization_id, user_id, agent_id, call_id_prefix, name, type, status, calling_number_ids,
+// retry, delay_seconds, timezone, calling_start, calling_end, allowed_days, enable_dnc,
+// default_country, total_calls, created_at, updated_at, variable_keys
+absl::StatusOr<domain::Batch> ReadBatch(const Cursor& row) {
+  const std::optional<domain::BatchType> type = domain::ParseBatchType(row.Text(6));
+  if (!type) return Corrupt("batches.type");
+  const std::optional<domain::BatchStatus> status = domain::ParseBatchStatus(row.Text(7));
+  if (!status) return Corrupt("batches.status");
+  const std::optional<domain::TimeOfDay> start = ReadTimeOfDay(row, 12);
+  const std::optional<domain::TimeOfDay> end = ReadTimeOfDay(row, 13);
+  if (!start || !end) return Corrupt("batches.calling_start/end");
+
+  domain::BatchSettings settings{.name = row.Text(5),
+                                 .type = *type,
+                                 .calling_number_ids = {},
+                                 .retry = static_cast<int>(row.Int(9)),
+                                 .delay_seconds = row.Int(10),
+                                 .timezone = row.Text(11),
+                                 .calling_hour = {*start, *end},
+                                 .allowed_days = {},
+                                 .enable_dnc = row.Int(15) != 0,
+                                 .default_country = row.Text(16)};
+  const std::string numbers = row.Text(8);
+  for (std::string_view id : SplitList(numbers)) settings.calling_number_ids.emplace_back(id);
+  const std::string days = row.Text(14);
+  for (std::string_view text : SplitList(days)) {
+    const std::optional<int> day = ParseSmallInt(text);
+    if (!day || *day < 0 || *day > 6) return Corrupt("batches.allowed_days");
+    settings.allowed_days.push_back(*day);
+  }
+  std::optional<std::vector<std::string>> variable_keys = ParseJsonStringArray(row.Text(20));
+  if (!variable_keys) return Corrupt("batches.variable_keys");
+  return domain::Batch{.id = row.Text(0),
+                       .organization_id = row.Text(1),
+                       .user_id = row.Text(2),
+                       .agent_id = row.Text(3),
+                       .call_id_prefix = row.Text(4),
+                       .settings = std::move(settings),
+                       .status = *status,
+                       .total_calls = row.Int(17),
+                       .variable_keys = *std::move(variable_keys),
+                       .created_at = row.Time(18),
+                       .updated_at = row.Time(19)};
+}
+
+// user_id, key, fingerprint, http_status, response_body, created_at
+absl::StatusOr<IdempotencyRecord> ReadIdempotencyRecord(const Cursor& row) {
+  return IdempotencyRecord{.user_id = row.Text(0),
+                           .key = row.Text(1),
+                           .fingerprint = row.Text(2),
+                           .http_status = static_cast<int>(row.Int(3)),
+                           .response_body = row.Text(4),
+                           .created_at = row.Time(5)};
+}
+
+absl::StatusOr<std::string> ReadText(const Cursor& row) { return row.Text(0); }
+
 absl::Status LoadVariables(Connection& c, domain::Agent& agent) {
   NEXUS_ASSIGN_OR_RETURN(agent.variables,
                          SelectAll(c,
@@ -503,6 +649,494 @@ absl::Status Insert(Connection& c, const domain::PhoneNumber& number) {
       .status();
 }
 
+// `items` joined with commas.
+template <typename T>
+std::string JoinList(const std::vector<T>& items) {
+  std::string text;
+  for (const T& item : items) {
+    if (!text.empty()) text += ',';
+    fmt::format_to(std::back_inserter(text), "{}", item);
+  }
+  return text;
+}
+
+constexpr size_t kCallIdPrefixLength = 18;
+constexpr size_t kCallCounterDigits = 6;
+constexpr size_t kMaxCallsPerBatch = size_t{1} << (4 * kCallCounterDigits);  // 16,777,216
+
+absl::Status CheckBatch(const domain::Batch& batch, size_t call_count) {
+  const std::string& prefix = batch.call_id_prefix;
+  if (prefix.size() != kCallIdPrefixLength ||
+      !std::all_of(prefix.begin(), prefix.end(),
+                   [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); })) {
+    return absl::InvalidArgumentError("callIdPrefix must be 18 lowercase hex digits");
+  }
+  if (call_count > kMaxCallsPerBatch) {
+    return absl::InvalidArgumentError("a batch holds at most 16777216 calls");
+  }
+  for (const std::string& id : batch.settings.calling_number_ids) {
+    // The list is stored comma-separated.
+    if (id.find(',') != std::string::npos) {
+      return absl::InvalidArgumentError("callingNumbers: an ID contains a comma");
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Insert(Connection& c, const domain::Batch& batch, int64_t total_calls) {
+  const domain::BatchSettings& s = batch.settings;
+  const std::string numbers = JoinList(s.calling_number_ids);
+  const std::string days = JoinList(s.allowed_days);
+  return c
+      .Exec(
+          "INSERT INTO batches (id, organization_id, user_id, agent_id, call_id_prefix, name, "
+          "type, status, calling_number_ids, retry, delay_seconds, timezone, calling_start, "
+          "calling_end, allowed_days, enable_dnc, default_country, total_calls, deleted_at, "
+          "created_at, updated_at, variable_keys) "
+          "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?, ?, ?)",
+          {batch.id,
+           batch.organization_id,
+           batch.user_id,
+           batch.agent_id,
+           batch.call_id_prefix,
+           s.name,
+           domain::BatchTypeName(s.type),
+           domain::BatchStatusName(batch.status),
+           numbers,
+           int64_t{s.retry},
+           s.delay_seconds,
+           s.timezone,
+           int64_t{s.calling_hour.start.minutes},
+           int64_t{s.calling_hour.end.minutes},
+           days,
+           int64_t{s.enable_dnc},
+           s.default_country,
+           total_calls,
+           Millis(batch.created_at),
+           Millis(batch.updated_at),
+           JsonStringArray(batch.variable_keys)})
+      .status();
+}
+
+absl::Status Insert(Connection& c, const IdempotencyRecord& record) {
+  return c
+      .Exec(
+          "INSERT INTO idempotency_keys (user_id, key, fingerprint, http_status, response_body, "
+          "created_at) VALUES (?, ?, ?, ?, ?, ?)",
+          {record.user_id, record.key, record.fingerprint, int64_t{record.http_status},
+           record.response_body, Millis(record.created_at)})
+      .status();
+}
+
+// Binds `text` without copying it: it must stay valid until the statement is rebound or its
+// bindings are cleared.
+int BindStatic(sqlite3_stmt* stmt, int index, std::string_view text) {
+  return sqlite3_bind_text64(stmt, index, text.data() != nullptr ? text.data() : "", text.size(),
+                             SQLITE_STATIC, SQLITE_UTF8);
+}
+
+// "INSERT INTO calls ... VALUES (?, ...), ..." for `Rows` calls of kCallColumns parameters each,
+// built at compile time (so it is still a static Sql text).
+constexpr std::string_view kInsertCallsHead =
+    "INSERT INTO calls (id, batch_id, seq, phone, timezone, variables, created_at, updated_at) "
+    "VALUES ";
+constexpr std::string_view kInsertCallsRow = "(?, ?, ?, ?, ?, ?, ?, ?)";
+constexpr int kCallColumns = 8;
+
+template <size_t Rows>
+constexpr auto InsertCallsSql() {
+  std::array<char, kInsertCallsHead.size() + Rows*(kInsertCallsRow.size() + 1)> sql{};
+  auto out = std::copy(kInsertCallsHead.begin(), kInsertCallsHead.end(), sql.begin());
+  for (size_t row = 0; row < Rows; ++row) {
+    if (row > 0) *out++ = ',';
+    out = std::copy(kInsertCallsRow.begin(), kInsertCallsRow.end(), out);
+  }
+  *out = '\0';
+  return sql;
+}
+
+// Rows per multi-row INSERT. With one row per statement ~40% of a large upload's insert CPU is
+// per-statement work (running the program, opening cursors); a 100-row statement amortises it for
+// ~800 parameters and 2.4 KB of IDs on the stack. Larger chunks measured no faster.
+constexpr size_t kCallsPerStatement = 100;
+constexpr auto kInsertCallsChunkSql = InsertCallsSql<kCallsPerStatement>();
+constexpr auto kInsertOneCallSql = InsertCallsSql<1>();
+
+using CallId = char[kCallIdPrefixLength + kCallCounterDigits];
+
+// Writes the counter digits of call `seq` into `id` (whose prefix is already in place).
+void SetCallCounter(CallId& id, size_t seq) {
+  constexpr char kHex[] = "0123456789abcdef";
+  for (size_t digit = 0; digit < kCallCounterDigits; ++digit, seq >>= 4) {
+    id[sizeof(CallId) - 1 - digit] = kHex[seq & 0xf];
+  }
+}
+
+// Binds call `seq` to the kCallColumns parameters from `first`, without copying any text: `id`,
+// `batch_id` and the call's views must outlive the step.
+int BindCall(sqlite3_stmt* stmt, int first, const CallId& id, std::string_view batch_id, size_t seq,
+             const NewCall& call, int64_t created_at) {
+  int rc = sqlite3_bind_text64(stmt, first, id, sizeof(CallId), SQLITE_STATIC, SQLITE_UTF8);
+  if (rc == SQLITE_OK) rc = BindStatic(stmt, first + 1, batch_id);
+  if (rc == SQLITE_OK) rc = sqlite3_bind_int64(stmt, first + 2, static_cast<int64_t>(seq));
+  if (rc == SQLITE_OK) rc = BindStatic(stmt, first + 3, call.e164);
+  if (rc == SQLITE_OK) {
+    rc = call.timezone.empty() ? sqlite3_bind_null(stmt, first + 4)
+                               : BindStatic(stmt, first + 4, call.timezone);
+  }
+  if (rc == SQLITE_OK) rc = BindStatic(stmt, first + 5, call.variables_json);
+  if (rc == SQLITE_OK) rc = sqlite3_bind_int64(stmt, first + 6, created_at);
+  if (rc == SQLITE_OK) rc = sqlite3_bind_int64(stmt, first + 7, created_at);
+  return rc;
+}
+
+// Steps an INSERT to completion and resets it (its bindings stay).
+absl::Status StepInsert(sqlite3_stmt* stmt, sqlite3* db) {
+  const int rc = sqlite3_step(stmt);
+  if (rc != SQLITE_DONE) return SqliteStatus(rc, db);
+  sqlite3_reset(stmt);
+  return absl::OkStatus();
+}
+
+// The hot loop of an upload: every call of `batch`, kCallsPerStatement at a time through one
+// cached multi-row INSERT, the last few through a one-row INSERT. Per call it only writes the
+// counter digits of the ID into a stack buffer and rebinds the call's views; nothing is copied or
+// allocated before SQLite builds the record. After `kill_after` calls (-1: never) the process
+// kills itself (the TEST ONLY fault hook).
+absl::Status InsertCalls(Connection& c, const domain::Batch& batch, std::span<const NewCall> calls,
+                         int64_t kill_after) {
+  NEXUS_ASSIGN_OR_RETURN(sqlite3_stmt * chunk, c.Prepare(kInsertCallsChunkSql.data()));
+  NEXUS_ASSIGN_OR_RETURN(sqlite3_stmt * one, c.Prepare(kInsertOneCallSql.data()));
+  CallId ids[kCallsPerStatement];
+  // Declared after `ids`, so destroyed first: they reset the statements and clear their bindings
+  // (which point into `ids`, `batch` and `calls`) however this function returns.
+  const Cursor chunk_guard(chunk, c.db());
+  const Cursor one_guard(one, c.db());
+  for (CallId& id : ids) std::memcpy(id, batch.call_id_prefix.data(), kCallIdPrefixLength);
+  const int64_t created_at = core::ToUnixMillis(batch.created_at);
+
+  // With the fault hook armed, whole chunks stop at the kill point so that it is exact.
+  const size_t chunked_limit =
+      kill_after >= 0 ? std::min(calls.size(), static_cast<size_t>(kill_after)) : calls.size();
+  size_t seq = 0;
+  for (; seq + kCallsPerStatement <= chunked_limit; seq += kCallsPerStatement) {
+    for (size_t row = 0; row < kCallsPerStatement; ++row) {
+      SetCallCounter(ids[row], seq + row);
+      const int rc = BindCall(chunk, static_cast<int>(row) * kCallColumns + 1, ids[row], batch.id,
+                              seq + row, calls[seq + row], created_at);
+      if (rc != SQLITE_OK) return SqliteStatus(rc, c.db());
+    }
+    NEXUS_RETURN_IF_ERROR(StepInsert(chunk, c.db()));
+  }
+  for (; seq < calls.size(); ++seq) {
+    if (static_cast<int64_t>(seq) == kill_after) std::raise(SIGKILL);
+    SetCallCounter(ids[0], seq);
+    const int rc = BindCall(one, 1, ids[0], batch.id, seq, calls[seq], created_at);
+    if (rc != SQLITE_OK) return SqliteStatus(rc, c.db());
+    NEXUS_RETURN_IF_ERROR(StepInsert(one, c.db()));
+  }
+  if (static_cast<int64_t>(seq) == kill_after) std::raise(SIGKILL);
+  return absl::OkStatus();
+}
+
+// A large upload writes ~260 bytes of table and index per call. With SQLite's default 2 MB page
+// cache the transaction keeps spilling dirty pages to the WAL and reading interior pages back;
+// 256 MB holds a 1M-call upload (-20% CPU). Only one connection writes at a time, so at most one
+// holds the large cache, and only until its transaction ends: shrinking the cache back frees
+// every clean page, and the commit makes the rest clean.
+constexpr size_t kLargeCacheCalls = 10'000;
+
+class LargeCache {
+ public:
+  explicit LargeCache(sqlite3* db) : db_(db) {}
+  LargeCache(const LargeCache&) = delete;
+  LargeCache& operator=(const LargeCache&) = delete;
+  ~LargeCache() {
+    if (!enabled_) return;
+    // SQLite's default; store connections never change it otherwise.
+    if (int rc = sqlite3_exec(db_, "PRAGMA cache_size = -2000", nullptr, nullptr, nullptr);
+        rc != SQLITE_OK) {
+      core::Log(core::LogLevel::kError, "cannot restore the page cache size")
+          .Str("detail", sqlite3_errmsg(db_));
+    }
+  }
+
+  absl::Status Enable() {
+    NEXUS_RETURN_IF_ERROR(ExecScript(db_, "PRAGMA cache_size = -262144"));  // KiB
+    enabled_ = true;
+    return absl::OkStatus();
+  }
+
+ private:
+  sqlite3* db_;
+  bool enabled_ = false;
+};
+
+// TEST ONLY: NEXUS_TEST_KILL_AFTER_CALLS as a call count, or -1 when unset or malformed.
+int64_t KillAfterCallsFromEnvironment() {
+  const char* text = std::getenv("NEXUS_TEST_KILL_AFTER_CALLS");
+  if (text == nullptr) return -1;
+  const std::string_view value(text);
+  int64_t calls = -1;
+  const auto [end, error] = std::from_chars(value.data(), value.data() + value.size(), calls);
+  if (error != std::errc() || end != value.data() + value.size() || calls < 0) {
+    core::Log(core::LogLevel::kError, "ignoring malformed NEXUS_TEST_KILL_AFTER_CALLS")
+        .Str("value", value);
+    return -1;
+  }
+  core::Log(core::LogLevel::kInfo, "test fault armed: kill after inserting calls")
+      .Int("calls", calls);
+  return calls;
+}
+
+// --- batch queries (ListCalls, ListBatches, ForEachCall) ------------------------------------
+//
+// Every statement is static text; optional conditions are bound NULL when absent
+// ("?N IS NULL OR ..."). ListCalls' statements share one parameter layout:
+//   ?1 batch_id, ?2 / ?3 the batch's lowest / highest possible call ID, ?4 status, ?5 phone,
+//   ?6 folded search term, then 8 variable conditions of 3 parameters each (?7 + 3i JSON path or
+//   NULL, ?8 + 3i key, ?9 + 3i value or NULL for "absent"; key NULL = slot unused),
+//   ?31 / ?32 the sort variable's path / key, ?33 the sort kind, ?34 LIMIT, ?35 OFFSET.
+// A batch's calls are one contiguous range of the calls primary key (call_id_prefix + counter),
+// in row order, so the default view reads that range in key order and stops after the page; a
+// selective status filter reads calls_by_status instead. See docs/architecture.md.
+
+// `Parts` concatenated at compile time into a NUL-terminated text (still a static Sql).
+template <const std::string_view&... Parts>
+constexpr auto JoinSql() {
+  std::array<char, (Parts.size() + ...) + 1> sql{};
+  auto out = sql.begin();
+  ((out = std::copy(Parts.begin(), Parts.end(), out)), ...);
+  *out = '\0';
+  return sql;
+}
+
+constexpr size_t kCallQueryArgs = 35;
+constexpr size_t kCallCountArgs = 30;  // count statements use ?1 .. ?30 only
+
+constexpr std::string_view kCallSelect =
+    "SELECT id, batch_id, seq, phone, timezone, variables, status, attempts, next_attempt_at, "
+    "created_at, updated_at ";
+constexpr std::string_view kCountSelect = "SELECT COUNT(*) ";
+// The batch's primary-key range; "+batch_id" keeps the planner off calls_by_batch (an index
+// entry and a primary-key lookup per call instead of one sequential read).
+constexpr std::string_view kRangeFrom = "FROM calls WHERE id >= ?2 AND id <= ?3 AND +batch_id = ?1";
+constexpr std::string_view kStatusFrom =
+    "FROM calls INDEXED BY calls_by_status WHERE batch_id = ?1 AND status = ?4";
+constexpr std::string_view kByStatusFrom =
+    "FROM calls INDEXED BY calls_by_status WHERE batch_id = ?1";
+// A variable's value: json_extract with the bound path, or json_each for a key no path can name.
+// clang-format off
+#define NEXUS_CALL_VARIABLE(path, key)                                            \
+  "(CASE WHEN " path " IS NOT NULL THEN json_extract(calls.variables, " path ")"  \
+  " ELSE (SELECT value FROM json_each(calls.variables) WHERE key = " key ") END)"
+#define NEXUS_CALL_CONDITION(path, key, value)                                    \
+  " AND (" key " IS NULL OR " NEXUS_CALL_VARIABLE(path, key) " IS " value ")"
+// clang-format on
+constexpr std::string_view kCallConditions =
+    " AND (?4 IS NULL OR status = ?4) AND (?5 IS NULL OR phone = ?5)"
+    " AND (?6 IS NULL OR nexus_matches(phone, variables, ?6))"  //
+    NEXUS_CALL_CONDITION("?7", "?8", "?9")                      //
+    NEXUS_CALL_CONDITION("?10", "?11", "?12")                   //
+    NEXUS_CALL_CONDITION("?13", "?14", "?15")                   //
+    NEXUS_CALL_CONDITION("?16", "?17", "?18")                   //
+    NEXUS_CALL_CONDITION("?19", "?20", "?21")                   //
+    NEXUS_CALL_CONDITION("?22", "?23", "?24")                   //
+    NEXUS_CALL_CONDITION("?25", "?26", "?27")                   //
+    NEXUS_CALL_CONDITION("?28", "?29", "?30");
+constexpr std::string_view kSortKey =
+    "CASE ?33 WHEN 1 THEN updated_at WHEN 2 THEN phone WHEN 3 THEN attempts"
+    " ELSE " NEXUS_CALL_VARIABLE("?31", "?32") " END";
+#undef NEXUS_CALL_CONDITION
+#undef NEXUS_CALL_VARIABLE
+constexpr std::string_view kOrderById = " ORDER BY id";
+constexpr std::string_view kOrderByIdDesc = " ORDER BY id DESC";
+constexpr std::string_view kOrderBySeq = " ORDER BY seq";
+constexpr std::string_view kOrderBySeqDesc = " ORDER BY seq DESC";
+constexpr std::string_view kOrderByStatus = " ORDER BY status, seq";
+constexpr std::string_view kOrderByStatusDesc = " ORDER BY status DESC, seq DESC";
+constexpr std::string_view kOrderBy = " ORDER BY ";
+constexpr std::string_view kThenSeq = ", seq";
+constexpr std::string_view kDescThenSeqDesc = " DESC, seq DESC";
+constexpr std::string_view kPageLimit = " LIMIT ?34 OFFSET ?35";
+
+constexpr auto kCountRangeSql = JoinSql<kCountSelect, kRangeFrom, kCallConditions>();
+constexpr auto kCountStatusSql = JoinSql<kCountSelect, kStatusFrom, kCallConditions>();
+constexpr auto kPageRangeSql =
+    JoinSql<kCallSelect, kRangeFrom, kCallConditions, kOrderById, kPageLimit>();
+constexpr auto kPageRangeDescSql =
+    JoinSql<kCallSelect, kRangeFrom, kCallConditions, kOrderByIdDesc, kPageLimit>();
+constexpr auto kPageStatusSql =
+    JoinSql<kCallSelect, kStatusFrom, kCallConditions, kOrderBySeq, kPageLimit>();
+constexpr auto kPageStatusDescSql =
+    JoinSql<kCallSelect, kStatusFrom, kCallConditions, kOrderBySeqDesc, kPageLimit>();
+constexpr auto kPageByStatusSql =
+    JoinSql<kCallSelect, kByStatusFrom, kCallConditions, kOrderByStatus, kPageLimit>();
+constexpr auto kPageByStatusDescSql =
+    JoinSql<kCallSelect, kByStatusFrom, kCallConditions, kOrderByStatusDesc, kPageLimit>();
+constexpr auto kPageRangeSortedSql =
+    JoinSql<kCallSelect, kRangeFrom, kCallConditions, kOrderBy, kSortKey, kThenSeq, kPageLimit>();
+constexpr auto kPageRangeSortedDescSql = JoinSql<kCallSelect, kRangeFrom, kCallConditions, kOrderBy,
+                                                 kSortKey, kDescThenSeqDesc, kPageLimit>();
+constexpr auto kPageStatusSortedSql =
+    JoinSql<kCallSelect, kStatusFrom, kCallConditions, kOrderBy, kSortKey, kThenSeq, kPageLimit>();
+constexpr auto kPageStatusSortedDescSql =
+    JoinSql<kCallSelect, kStatusFrom, kCallConditions, kOrderBy, kSortKey, kDescThenSeqDesc,
+            kPageLimit>();
+constexpr auto kEveryCallSql = JoinSql<kCallSelect, kRangeFrom, kOrderById>();
+
+// The JSON path that names `key` for json_extract, or nullopt when none can (a key with a '"').
+// SQLite compares a quoted path label with the key as it is written in the JSON text, so the
+// label is the key escaped exactly as the variables were written (core::AppendJsonString).
+std::optional<std::string> VariablePath(std::string_view key) {
+  if (key.find('"') != std::string_view::npos) return std::nullopt;
+  std::string path = "$.";
+  core::AppendJsonString(path, key);
+  return path;
+}
+
+// The lowest and highest IDs the calls of a batch with `prefix` can have.
+std::pair<std::string, std::string> CallIdRange(const std::string& prefix) {
+  return {prefix + "000000", prefix + "ffffff"};
+}
+
+// id, batch_id, seq, phone, timezone, variables, status, attempts, next_attempt_at, created_at,
+// updated_at
+absl::StatusOr<domain::Call> ReadCall(const Cursor& row) {
+  const std::optional<domain::CallStatus> status = domain::ParseCallStatus(row.Text(6));
+  if (!status) return Corrupt("calls.status");
+  return domain::Call{.id = row.Text(0),
+                      .batch_id = row.Text(1),
+                      .seq = row.Int(2),
+                      .phone = row.Text(3),
+                      .timezone = row.OptText(4),
+                      .variables_json = row.Text(5),
+                      .status = *status,
+                      .attempts = row.Int(7),
+                      .next_attempt_at = row.OptTime(8),
+                      .created_at = row.Time(9),
+                      .updated_at = row.Time(10)};
+}
+
+// queued, in_progress, completed, failed, no_answer, busy, dnc, canceled, picked, finished (from
+// column `col`), in the order of domain::kAllCallStatuses.
+CallCounts ReadCounts(const Cursor& row, int col) {
+  CallCounts counts;
+  for (size_t i = 0; i < std::size(counts.by_status); ++i) {
+    counts.by_status[i] = row.Int(col + static_cast<int>(i));
+  }
+  counts.picked = row.Int(col + 8);
+  counts.finished = row.Int(col + 9);
+  return counts;
+}
+
+// The counters of `batch_id` (all zero if it has no row, which InsertBatch always writes).
+absl::StatusOr<CallCounts> LoadCounts(Connection& c, std::string_view batch_id) {
+  NEXUS_ASSIGN_OR_RETURN(Cursor row, c.Query("SELECT queued, in_progress, completed, failed, "
+                                             "no_answer, busy, dnc, canceled, picked, finished "
+                                             "FROM batch_call_counts WHERE batch_id = ?",
+                                             {batch_id}));
+  NEXUS_ASSIGN_OR_RETURN(const bool found, row.Next());
+  return found ? ReadCounts(row, 0) : CallCounts();
+}
+
+// The call_id_prefix of a batch of the organization that is not deleted; NotFound otherwise.
+absl::StatusOr<std::string> LoadCallIdPrefix(Connection& c, std::string_view org_id,
+                                             std::string_view batch_id) {
+  return SelectOne(c, "batch",
+                   "SELECT call_id_prefix FROM batches "
+                   "WHERE organization_id = ? AND id = ? AND deleted_at IS NULL",
+                   {org_id, batch_id}, ReadText);
+}
+
+// Every row of `sql` with `args` through ReadCall.
+absl::StatusOr<std::vector<domain::Call>> SelectCalls(Connection& c, Sql sql,
+                                                      std::span<const Arg> args) {
+  std::vector<domain::Call> calls;
+  NEXUS_ASSIGN_OR_RETURN(Cursor row, c.QueryArgs(sql, args));
+  for (;;) {
+    NEXUS_ASSIGN_OR_RETURN(const bool more, row.Next());
+    if (!more) break;
+    NEXUS_ASSIGN_OR_RETURN(domain::Call call, ReadCall(row));
+    calls.push_back(std::move(call));
+  }
+  return calls;
+}
+
+// A status filter reads calls_by_status when the status holds at most this share of the batch;
+// above it, reading the batch's key range in order and skipping other statuses is cheaper than
+// an index entry plus a primary-key lookup per call.
+constexpr int64_t kStatusIndexMaxShareDivisor = 4;  // 25%
+
+// The statements of one ListCalls query, chosen for its conditions and sort.
+struct CallStatements {
+  Sql count;
+  Sql page;
+};
+
+CallStatements ChooseStatements(const CallQuery& query, bool use_status_index) {
+  using SortKey = CallQuery::SortKey;
+  const auto order = [desc = query.descending](Sql ascending, Sql descending) {
+    return desc ? descending : ascending;
+  };
+  // A status filter makes a status sort the row order.
+  const SortKey sort =
+      query.sort_key == SortKey::kStatus && query.status ? SortKey::kCreatedAt : query.sort_key;
+  if (use_status_index) {
+    if (sort == SortKey::kCreatedAt) {
+      return {kCountStatusSql.data(), order(kPageStatusSql.data(), kPageStatusDescSql.data())};
+    }
+    return {kCountStatusSql.data(),
+            order(kPageStatusSortedSql.data(), kPageStatusSortedDescSql.data())};
+  }
+  switch (sort) {
+    case SortKey::kCreatedAt:
+      return {kCountRangeSql.data(), order(kPageRangeSql.data(), kPageRangeDescSql.data())};
+    case SortKey::kStatus:
+      return {kCountRangeSql.data(), order(kPageByStatusSql.data(), kPageByStatusDescSql.data())};
+    default:
+      return {kCountRangeSql.data(),
+              order(kPageRangeSortedSql.data(), kPageRangeSortedDescSql.data())};
+  }
+}
+
+int64_t SortKind(CallQuery::SortKey key) {
+  switch (key) {
+    case CallQuery::SortKey::kUpdatedAt:
+      return 1;
+    case CallQuery::SortKey::kPhone:
+      return 2;
+    case CallQuery::SortKey::kAttempts:
+      return 3;
+    default:
+      return 4;  // a variable (the other keys never reach kSortKey)
+  }
+}
+
+// batches columns for ReadBatch (from column 0) and the counters (from column 21).
+#define NEXUS_BATCH_LIST_SELECT                                                                \
+  "SELECT b.id, b.organization_id, b.user_id, b.agent_id, b.call_id_prefix, b.name, b.type, "  \
+  "b.status, b.calling_number_ids, b.retry, b.delay_seconds, b.timezone, b.calling_start, "    \
+  "b.calling_end, b.allowed_days, b.enable_dnc, b.default_country, b.total_calls, "            \
+  "b.created_at, b.updated_at, b.variable_keys, "                                              \
+  "COALESCE(k.queued, 0), COALESCE(k.in_progress, 0), COALESCE(k.completed, 0), "              \
+  "COALESCE(k.failed, 0), COALESCE(k.no_answer, 0), COALESCE(k.busy, 0), COALESCE(k.dnc, 0), " \
+  "COALESCE(k.canceled, 0), COALESCE(k.picked, 0), COALESCE(k.finished, 0) "                   \
+  "FROM batches b LEFT JOIN batch_call_counts k ON k.batch_id = b.id "
+#define NEXUS_BATCH_LIST_WHERE                                                \
+  "WHERE b.organization_id = ?1 AND b.user_id = ?2 AND b.deleted_at IS NULL " \
+  "AND (?3 IS NULL OR instr(nexus_fold(b.name), ?3) > 0 OR instr(b.status, ?3) > 0)"
+constexpr char kListBatchesSql[] = NEXUS_BATCH_LIST_SELECT NEXUS_BATCH_LIST_WHERE
+    " ORDER BY b.created_at DESC, b.id DESC LIMIT ?4 OFFSET ?5";
+constexpr char kCountBatchesSql[] = "SELECT COUNT(*) FROM batches b " NEXUS_BATCH_LIST_WHERE;
+#undef NEXUS_BATCH_LIST_WHERE
+#undef NEXUS_BATCH_LIST_SELECT
+
+absl::StatusOr<BatchListItem> ReadBatchListItem(const Cursor& row) {
+  NEXUS_ASSIGN_OR_RETURN(domain::Batch batch, ReadBatch(row));
+  return BatchListItem{std::move(batch), ReadCounts(row, 21)};
+}
+
 }  // namespace
 
 // --- SqliteStore ---------------------------------------------------------------------------
@@ -521,10 +1155,12 @@ absl::StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string
     connections.push_back(std::make_unique<Connection>(std::move(db)));
   }
   return std::unique_ptr<SqliteStore>(new SqliteStore(
-      std::make_unique<ConnectionPool>(std::move(connections), options.busy_timeout)));
+      std::make_unique<ConnectionPool>(std::move(connections), options.busy_timeout),
+      options.allow_test_faults ? KillAfterCallsFromEnvironment() : -1));
 }
 
-SqliteStore::SqliteStore(std::unique_ptr<ConnectionPool> pool) : pool_(std::move(pool)) {}
+SqliteStore::SqliteStore(std::unique_ptr<ConnectionPool> pool, int64_t kill_after_calls)
+    : pool_(std::move(pool)), kill_after_calls_(kill_after_calls) {}
 SqliteStore::~SqliteStore() = default;
 
 absl::Status SqliteStore::Ping() {
@@ -766,6 +1402,189 @@ absl::StatusOr<bool> SqliteStore::IsOnDncList(std::string_view org_id, std::stri
                                      "WHERE organization_id = ? AND e164 = ?)",
                                      {org_id, e164}, ReadInt));
     return found != 0;
+  });
+}
+
+absl::StatusOr<std::vector<std::string>> SqliteStore::ListAllDncNumbers(std::string_view org_id) {
+  return Transact(*pool_, Mode::kRead, [&](Connection& c) {
+    return SelectAll(c, "SELECT e164 FROM dnc_numbers WHERE organization_id = ? ORDER BY e164",
+                     {org_id}, ReadText);
+  });
+}
+
+absl::Status SqliteStore::InsertBatch(const domain::Batch& batch, std::span<const NewCall> calls,
+                                      const IdempotencyRecord* idempotency) {
+  NEXUS_RETURN_IF_ERROR(CheckBatch(batch, calls.size()));
+  return Transact(*pool_, Mode::kWrite, [&](Connection& c) -> absl::Status {
+    std::optional<LargeCache> large_cache;
+    if (calls.size() >= kLargeCacheCalls) {
+      large_cache.emplace(c.db());
+      NEXUS_RETURN_IF_ERROR(large_cache->Enable());
+    }
+    NEXUS_RETURN_IF_ERROR(Insert(c, batch, static_cast<int64_t>(calls.size())));
+    NEXUS_RETURN_IF_ERROR(c.Exec("INSERT INTO batch_call_counts (batch_id, queued) VALUES (?, ?)",
+                                 {batch.id, static_cast<int64_t>(calls.size())})
+                              .status());
+    NEXUS_RETURN_IF_ERROR(InsertCalls(c, batch, calls, kill_after_calls_));
+    if (idempotency != nullptr) NEXUS_RETURN_IF_ERROR(Insert(c, *idempotency));
+    return absl::OkStatus();
+  });
+}
+
+absl::StatusOr<domain::Batch> SqliteStore::GetBatch(std::string_view org_id,
+                                                    std::string_view batch_id) {
+  return Transact(*pool_, Mode::kRead, [&](Connection& c) {
+    return SelectOne(c, "batch",
+                     "SELECT id, organization_id, user_id, agent_id, call_id_prefix, name, type, "
+                     "status, calling_number_ids, retry, delay_seconds, timezone, calling_start, "
+                     "calling_end, allowed_days, enable_dnc, default_country, total_calls, "
+                     "created_at, updated_at, variable_keys FROM batches "
+                     "WHERE organization_id = ? AND id = ? AND deleted_at IS NULL",
+                     {org_id, batch_id}, ReadBatch);
+  });
+}
+
+absl::StatusOr<std::optional<IdempotencyRecord>> SqliteStore::FindIdempotencyRecord(
+    std::string_view user_id, std::string_view key, absl::Time not_before) {
+  return Transact(
+      *pool_, Mode::kRead, [&](Connection& c) -> absl::StatusOr<std::optional<IdempotencyRecord>> {
+        NEXUS_ASSIGN_OR_RETURN(
+            std::vector<IdempotencyRecord> records,
+            SelectAll(c,
+                      "SELECT user_id, key, fingerprint, http_status, response_body, created_at "
+                      "FROM idempotency_keys WHERE user_id = ? AND key = ? AND created_at >= ?",
+                      {user_id, key, Millis(not_before)}, ReadIdempotencyRecord));
+        if (records.empty()) return std::nullopt;
+        return std::move(records.front());
+      });
+}
+
+absl::StatusOr<BatchListPage> SqliteStore::ListBatches(std::string_view org_id,
+                                                       std::string_view user_id,
+                                                       std::string_view search, int64_t offset,
+                                                       int64_t limit) {
+  if (offset < 0 || limit < 0) {
+    return absl::InvalidArgumentError("offset and limit must not be negative");
+  }
+  const std::string folded = Folded(search);
+  const Arg term = folded.empty() ? Arg(nullptr) : Arg(std::string_view(folded));
+  return Transact(*pool_, Mode::kRead, [&](Connection& c) -> absl::StatusOr<BatchListPage> {
+    BatchListPage page;
+    NEXUS_ASSIGN_OR_RETURN(
+        page.total, SelectOne(c, "count", kCountBatchesSql, {org_id, user_id, term}, ReadInt));
+    NEXUS_ASSIGN_OR_RETURN(
+        page.items,
+        SelectAll(c, kListBatchesSql, {org_id, user_id, term, limit, offset}, ReadBatchListItem));
+    return page;
+  });
+}
+
+absl::StatusOr<CallPage> SqliteStore::ListCalls(std::string_view org_id, std::string_view batch_id,
+                                                const CallQuery& query) {
+  if (query.offset < 0 || query.limit < 0) {
+    return absl::InvalidArgumentError("offset and limit must not be negative");
+  }
+  if (query.variables.size() > CallQuery::kMaxVariableConditions) {
+    return absl::InvalidArgumentError(fmt::format("at most {} variable conditions are supported",
+                                                  CallQuery::kMaxVariableConditions));
+  }
+  // Everything the arguments point at lives until the transaction ends.
+  const std::string search = Folded(query.search);
+  const std::optional<std::string_view> status =
+      query.status ? std::optional(domain::CallStatusName(*query.status)) : std::nullopt;
+  std::vector<std::optional<std::string>> paths;
+  for (const auto& condition : query.variables) paths.push_back(VariablePath(condition.key));
+  const std::optional<std::string> sort_path = VariablePath(query.sort_variable);
+  const bool only_status = !query.phone && query.variables.empty() && search.empty();
+
+  return Transact(*pool_, Mode::kRead, [&](Connection& c) -> absl::StatusOr<CallPage> {
+    NEXUS_ASSIGN_OR_RETURN(const std::string prefix, LoadCallIdPrefix(c, org_id, batch_id));
+    const auto [lowest_id, highest_id] = CallIdRange(prefix);
+    CallPage page;
+    NEXUS_ASSIGN_OR_RETURN(page.counts, LoadCounts(c, batch_id));
+    const int64_t batch_total = page.counts.Total();
+    const bool use_status_index =
+        query.status && page.counts.Of(*query.status) * kStatusIndexMaxShareDivisor <= batch_total;
+    const CallStatements statements = ChooseStatements(query, use_status_index);
+
+    std::array<Arg, kCallQueryArgs> args;
+    args.fill(nullptr);
+    args[0] = batch_id;
+    args[1] = std::string_view(lowest_id);
+    args[2] = std::string_view(highest_id);
+    if (status) args[3] = *status;
+    if (query.phone) args[4] = std::string_view(*query.phone);
+    if (!search.empty()) args[5] = std::string_view(search);
+    for (size_t i = 0; i < query.variables.size(); ++i) {
+      const auto& condition = query.variables[i];
+      if (paths[i]) args[6 + 3 * i] = std::string_view(*paths[i]);
+      args[7 + 3 * i] = std::string_view(condition.key);
+      if (condition.value) args[8 + 3 * i] = std::string_view(*condition.value);
+    }
+    if (sort_path) args[30] = std::string_view(*sort_path);
+    args[31] = std::string_view(query.sort_variable);
+    args[32] = SortKind(query.sort_key);
+    args[33] = query.limit;
+    args[34] = query.offset;
+
+    // The counters answer the total when at most the status is filtered.
+    if (only_status) {
+      page.total = query.status ? page.counts.Of(*query.status) : batch_total;
+    } else {
+      NEXUS_ASSIGN_OR_RETURN(Cursor count,
+                             c.QueryArgs(statements.count, std::span(args).first(kCallCountArgs)));
+      NEXUS_ASSIGN_OR_RETURN(const bool row, count.Next());
+      page.total = row ? count.Int(0) : 0;
+    }
+    if (query.limit == 0 || query.offset >= page.total) return page;
+    NEXUS_ASSIGN_OR_RETURN(page.calls, SelectCalls(c, statements.page, args));
+    return page;
+  });
+}
+
+absl::Status SqliteStore::ForEachCall(std::string_view org_id, std::string_view batch_id,
+                                      absl::FunctionRef<absl::Status(const domain::Call&)> fn) {
+  return Transact(*pool_, Mode::kRead, [&](Connection& c) -> absl::Status {
+    NEXUS_ASSIGN_OR_RETURN(const std::string prefix, LoadCallIdPrefix(c, org_id, batch_id));
+    const auto [lowest_id, highest_id] = CallIdRange(prefix);
+    const Arg args[] = {batch_id, std::string_view(lowest_id), std::string_view(highest_id)};
+    NEXUS_ASSIGN_OR_RETURN(Cursor row, c.QueryArgs(kEveryCallSql.data(), args));
+    for (;;) {
+      NEXUS_ASSIGN_OR_RETURN(const bool more, row.Next());
+      if (!more) return absl::OkStatus();
+      NEXUS_ASSIGN_OR_RETURN(const domain::Call call, ReadCall(row));
+      NEXUS_RETURN_IF_ERROR(fn(call));
+    }
+  });
+}
+
+absl::Status SqliteStore::UpdateBatchStatus(std::string_view org_id, std::string_view batch_id,
+                                            domain::BatchStatus expected,
+                                            domain::BatchStatus status, absl::Time when) {
+  return Transact(*pool_, Mode::kWrite, [&](Connection& c) -> absl::Status {
+    NEXUS_ASSIGN_OR_RETURN(
+        const int64_t changed,
+        c.Exec("UPDATE batches SET status = ?, updated_at = ? WHERE organization_id = ? AND id = ? "
+               "AND deleted_at IS NULL AND status = ?",
+               {domain::BatchStatusName(status), Millis(when), org_id, batch_id,
+                domain::BatchStatusName(expected)}));
+    if (changed > 0) return absl::OkStatus();
+    NEXUS_ASSIGN_OR_RETURN(const std::string current,
+                           SelectOne(c, "batch",
+                                     "SELECT status FROM batches WHERE organization_id = ? AND "
+                                     "id = ? AND deleted_at IS NULL",
+                                     {org_id, batch_id}, ReadText));
+    return absl::FailedPreconditionError(fmt::format("the batch is {}", current));
+  });
+}
+
+absl::Status SqliteStore::DeleteBatch(std::string_view org_id, std::string_view batch_id,
+                                      absl::Time when) {
+  return Transact(*pool_, Mode::kWrite, [&](Connection& c) {
+    return ChangedSome(c.Exec("UPDATE batches SET deleted_at = ?, updated_at = ? "
+                              "WHERE organization_id = ? AND id = ? AND deleted_at IS NULL",
+                              {Millis(when), Millis(when), org_id, batch_id}),
+                       "batch");
   });
 }
 

@@ -9,14 +9,43 @@
 // (a shared-cache URI would add table locks that ignore busy_timeout), so all threads see it.
 // SQL is static text with bound parameters; statuses follow store.h and never carry SQL.
 //
+// InsertBatch writes up to a million calls in its one transaction through a cached 100-row INSERT
+// re-bound per chunk (and a one-row INSERT for the last few): text is bound SQLITE_STATIC and call
+// IDs are formatted into a stack buffer, so no call is copied or allocated before SQLite builds
+// its record. A transaction of 10,000 calls or more runs with a 256 MB page cache (back to
+// SQLite's default 2 MB when it ends). Batch settings are plain columns: calling_number_ids and
+// allowed_days as comma-separated text, the calling hours as minutes after midnight. total_calls
+// is stored as the number of calls given (batch.total_calls is not consulted).
+//
+// Batch queries (ListCalls, ListBatches, ForEachCall): a batch's calls are one contiguous range of
+// the calls primary key, in row order, so the default view and the export read that range in key
+// order; a status filter holding at most 25% of the batch reads calls_by_status; counters in
+// batch_call_counts (migration 3; written by InsertBatch, adjusted by whatever changes calls)
+// answer summaries and status-only totals.
+// search is matched per call by the application SQL function nexus_matches() (store/
+// search_text.h; nexus_fold() serves the batch-name search), registered on every connection;
+// variable conditions and sorts use json_extract with a bound path (json_each for a key
+// containing '"').
+//
+// TEST ONLY fault hook: when the store is opened with StoreOptions::allow_test_faults and the
+// environment variable NEXUS_TEST_KILL_AFTER_CALLS=N (N >= 0) is set at open time, InsertBatch
+// raises SIGKILL inside its transaction once the batch row and N calls are inserted (N = 0: right
+// after the batch row; a batch of fewer than N calls is not affected), so a test can check that a
+// kill -9 mid-upload leaves nothing behind. Without allow_test_faults the variable is never read.
+//
 // The free functions below are the shared SQLite plumbing of this folder (migrations.cc uses
 // them too); nothing outside store/ includes this header.
 #pragma once
 
 #include <sqlite3.h>
 
+#include <cstdint>
 #include <memory>
+#include <optional>
+#include <span>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "absl/functional/function_ref.h"
 #include "store/store.h"
@@ -97,10 +126,32 @@ class SqliteStore final : public Store {
   absl::StatusOr<DncPage> ListDncNumbers(std::string_view org_id, int64_t offset,
                                          int64_t limit) override;
   absl::StatusOr<bool> IsOnDncList(std::string_view org_id, std::string_view e164) override;
+  absl::StatusOr<std::vector<std::string>> ListAllDncNumbers(std::string_view org_id) override;
+
+  absl::Status InsertBatch(const domain::Batch& batch, std::span<const NewCall> calls,
+                           const IdempotencyRecord* idempotency) override;
+  absl::StatusOr<domain::Batch> GetBatch(std::string_view org_id,
+                                         std::string_view batch_id) override;
+  absl::StatusOr<std::optional<IdempotencyRecord>> FindIdempotencyRecord(
+      std::string_view user_id, std::string_view key, absl::Time not_before) override;
+  absl::StatusOr<BatchListPage> ListBatches(std::string_view org_id, std::string_view user_id,
+                                            std::string_view search, int64_t offset,
+                                            int64_t limit) override;
+  absl::StatusOr<CallPage> ListCalls(std::string_view org_id, std::string_view batch_id,
+                                     const CallQuery& query) override;
+  absl::Status ForEachCall(std::string_view org_id, std::string_view batch_id,
+                           absl::FunctionRef<absl::Status(const domain::Call&)> fn) override;
+  absl::Status UpdateBatchStatus(std::string_view org_id, std::string_view batch_id,
+                                 domain::BatchStatus expected, domain::BatchStatus status,
+                                 absl::Time when) override;
+  absl::Status DeleteBatch(std::string_view org_id, std::string_view batch_id,
+                           absl::Time when) override;
 
  private:
-  explicit SqliteStore(std::unique_ptr<ConnectionPool> pool);
+  SqliteStore(std::unique_ptr<ConnectionPool> pool, int64_t kill_after_calls);
   std::unique_ptr<ConnectionPool> pool_;
+  // TEST ONLY: NEXUS_TEST_KILL_AFTER_CALLS when allow_test_faults was set, else -1 (never).
+  const int64_t kill_after_calls_;
 };
 
 }  // namespace nexus::store::sqlite
