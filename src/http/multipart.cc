@@ -11,6 +11,8 @@
 // time.
 #include "http/multipart.h"
 
+#include "core/utf8.h"
+
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -211,43 +213,10 @@ std::optional<std::string> DecodeExtValue(std::string_view ext) {
   return out;
 }
 
-// Length of the valid UTF-8 sequence at text[i] (setting *cp), or 0 if it is invalid.
-size_t DecodeUtf8(std::string_view text, size_t i, uint32_t* cp) {
-  const auto b0 = static_cast<uint8_t>(text[i]);
-  if (b0 < 0x80) {
-    *cp = b0;
-    return 1;
-  }
-  size_t length = 0;
-  uint32_t min = 0;
-  if ((b0 & 0xE0) == 0xC0) {
-    length = 2;
-    min = 0x80;
-  } else if ((b0 & 0xF0) == 0xE0) {
-    length = 3;
-    min = 0x800;
-  } else if ((b0 & 0xF8) == 0xF0) {
-    length = 4;
-    min = 0x10000;
-  } else {
-    return 0;
-  }
-  if (length > text.size() - i) return 0;
-  uint32_t value = b0 & (0xFF >> (length + 1));
-  for (size_t k = 1; k < length; ++k) {
-    const auto b = static_cast<uint8_t>(text[i + k]);
-    if ((b & 0xC0) != 0x80) return 0;
-    value = value << 6 | (b & 0x3F);
-  }
-  if (value < min || value > 0x10FFFF || (value >= 0xD800 && value <= 0xDFFF)) return 0;
-  *cp = value;
-  return length;
-}
-
 bool IsValidUtf8(std::string_view text) {
   uint32_t cp = 0;
   for (size_t i = 0; i < text.size();) {
-    const size_t length = DecodeUtf8(text, i, &cp);
+    const size_t length = core::DecodeUtf8(text, i, &cp);
     if (length == 0) return false;
     i += length;
   }
@@ -314,7 +283,7 @@ std::string SanitizeFilename(std::string_view filename) {
   clean.reserve(std::min(filename.size(), size_t{4096}));
   for (size_t i = 0; i < filename.size();) {
     uint32_t cp = 0;
-    const size_t length = DecodeUtf8(filename, i, &cp);
+    const size_t length = core::DecodeUtf8(filename, i, &cp);
     if (length == 0) {
       clean += "\xEF\xBF\xBD";
       ++i;

@@ -1,5 +1,7 @@
 #include "ingest/text_encoding.h"
 
+#include "core/utf8.h"
+
 #include <cstring>
 
 #if defined(__SSE2__)
@@ -14,30 +16,6 @@ constexpr uint16_t kWindows1252High[32] = {
     0x20AC, 0x0081, 0x201A, 0x0192, 0x201E, 0x2026, 0x2020, 0x2021, 0x02C6, 0x2030, 0x0160,
     0x2039, 0x0152, 0x008D, 0x017D, 0x008F, 0x0090, 0x2018, 0x2019, 0x201C, 0x201D, 0x2022,
     0x2013, 0x2014, 0x02DC, 0x2122, 0x0161, 0x203A, 0x0153, 0x009D, 0x017E, 0x0178};
-
-// Writes `cp` (a Unicode scalar value) as UTF-8 at `out`; returns the bytes written.
-inline size_t EncodeUtf8(uint32_t cp, char* out) {
-  if (cp < 0x80) {
-    out[0] = static_cast<char>(cp);
-    return 1;
-  }
-  if (cp < 0x800) {
-    out[0] = static_cast<char>(0xC0 | (cp >> 6));
-    out[1] = static_cast<char>(0x80 | (cp & 0x3F));
-    return 2;
-  }
-  if (cp < 0x10000) {
-    out[0] = static_cast<char>(0xE0 | (cp >> 12));
-    out[1] = static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    out[2] = static_cast<char>(0x80 | (cp & 0x3F));
-    return 3;
-  }
-  out[0] = static_cast<char>(0xF0 | (cp >> 18));
-  out[1] = static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
-  out[2] = static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-  out[3] = static_cast<char>(0x80 | (cp & 0x3F));
-  return 4;
-}
 
 // Skips ASCII bytes from `i` (NUL included unless kStopAtNul); returns the offset of the first
 // byte >= 0x80 (or NUL), or size.
@@ -121,7 +99,7 @@ void AppendWindows1252AsUtf8(std::string_view data, std::string& out) {
     }
     const uint32_t cp = byte < 0xA0 ? kWindows1252High[byte - 0x80] : byte;
     char encoded[4];
-    out.append(encoded, EncodeUtf8(cp, encoded));
+    out.append(encoded, core::EncodeUtf8(cp, encoded));
   }
 }
 
@@ -139,30 +117,30 @@ size_t Utf16ToUtf8(const unsigned char* in, size_t size, bool big_endian, bool f
       *o++ = static_cast<char>(u);
       i += 2;
     } else if (u < 0xD800 || u > 0xDFFF) {
-      o += EncodeUtf8(u, o);
+      o += core::EncodeUtf8(u, o);
       i += 2;
     } else if (u <= 0xDBFF) {  // high surrogate: needs a low one next
       if (size - i < 4) {
         if (!final) break;
-        o += EncodeUtf8(kReplacement, o);
+        o += core::EncodeUtf8(kReplacement, o);
         i += 2;
         continue;
       }
       const uint32_t u2 = unit(i + 2);
       if (u2 >= 0xDC00 && u2 <= 0xDFFF) {
-        o += EncodeUtf8(0x10000 + ((u - 0xD800) << 10) + (u2 - 0xDC00), o);
+        o += core::EncodeUtf8(0x10000 + ((u - 0xD800) << 10) + (u2 - 0xDC00), o);
         i += 4;
       } else {
-        o += EncodeUtf8(kReplacement, o);
+        o += core::EncodeUtf8(kReplacement, o);
         i += 2;
       }
     } else {  // lone low surrogate
-      o += EncodeUtf8(kReplacement, o);
+      o += core::EncodeUtf8(kReplacement, o);
       i += 2;
     }
   }
   if (final && i < size) {  // odd trailing byte (or an unpaired high surrogate handled above)
-    o += EncodeUtf8(kReplacement, o);
+    o += core::EncodeUtf8(kReplacement, o);
     i = size;
   }
   *out_size = static_cast<size_t>(o - out);

@@ -1,5 +1,7 @@
 #include "ingest/xlsx_reader.h"
 
+#include "core/utf8.h"
+
 #include <algorithm>
 #include <charconv>
 #include <cstring>
@@ -127,29 +129,6 @@ int EscapeAt(std::string_view text, size_t i) {
   return value;
 }
 
-size_t EncodeUtf8(uint32_t cp, char* out) {
-  if (cp < 0x80) {
-    out[0] = static_cast<char>(cp);
-    return 1;
-  }
-  if (cp < 0x800) {
-    out[0] = static_cast<char>(0xC0 | (cp >> 6));
-    out[1] = static_cast<char>(0x80 | (cp & 0x3F));
-    return 2;
-  }
-  if (cp < 0x10000) {
-    out[0] = static_cast<char>(0xE0 | (cp >> 12));
-    out[1] = static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    out[2] = static_cast<char>(0x80 | (cp & 0x3F));
-    return 3;
-  }
-  out[0] = static_cast<char>(0xF0 | (cp >> 18));
-  out[1] = static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
-  out[2] = static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-  out[3] = static_cast<char>(0x80 | (cp & 0x3F));
-  return 4;
-}
-
 // Decodes the OOXML escapes "_xHHHH_" (UTF-16 code units; Excel writes control characters such
 // as CR this way, and "_x005F_" for a literal '_' before "x...") in text[from..), in place.
 // _x0000_ and unpaired surrogates stay as written.
@@ -173,7 +152,7 @@ void DecodeEscapes(std::string& text, size_t from) {
         cp = static_cast<uint32_t>(unit);
       }
       if (cp != 0) {
-        w += EncodeUtf8(cp, &text[w]);  // at most 4 bytes for at least 7 read: w stays behind r
+        w += core::EncodeUtf8(cp, &text[w]);  // at most 4 bytes for at least 7 read: w stays behind r
         r += length;
         continue;
       }
