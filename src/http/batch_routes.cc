@@ -11,7 +11,6 @@
 #include <span>
 
 #include "absl/strings/ascii.h"
-#include "core/log.h"
 #include "core/status.h"
 #include "core/time_format.h"
 #include "http/api.h"
