@@ -144,79 +144,79 @@ absl::StatusOr<std::optional<std::string>> DecodeAgentId(const JsonObject& body)
 }  // namespace
 
 void AddWorkspaceRoutes(Router& router, const ApiServices& services, uint64_t json_limit) {
-  WorkspaceService& ws = *services.workspace;
+  WorkspaceService* const ws = services.workspace;  // not used until a request arrives
 
   // --- organization ----------------------------------------------------------------------
   router.Add({"GET", "/api/organization", Access::kMember, 0,
-              Answer(200, [&ws](RouteContext& c) -> absl::StatusOr<json> {
-                NEXUS_ASSIGN_OR_RETURN(auto org, ws.GetOrganization(*c.principal));
+              Answer(200, [ws](RouteContext& c) -> absl::StatusOr<json> {
+                NEXUS_ASSIGN_OR_RETURN(auto org, ws->GetOrganization(*c.principal));
                 return json{{"success", true}, {"organization", EncodeOrganization(org)}};
               })});
   router.Add({"PATCH", "/api/organization", Access::kAdmin, json_limit,
-              Answer(200, [&ws](RouteContext& c) -> absl::StatusOr<json> {
+              Answer(200, [ws](RouteContext& c) -> absl::StatusOr<json> {
                 NEXUS_ASSIGN_OR_RETURN(auto body, JsonObject::Parse(c.request.body));
                 NEXUS_ASSIGN_OR_RETURN(auto patch, DecodeOrganizationPatch(body));
-                NEXUS_ASSIGN_OR_RETURN(auto org, ws.UpdateOrganization(*c.principal, patch));
+                NEXUS_ASSIGN_OR_RETURN(auto org, ws->UpdateOrganization(*c.principal, patch));
                 return json{{"success", true}, {"organization", EncodeOrganization(org)}};
               })});
 
   // --- agents ----------------------------------------------------------------------------
   router.Add({"POST", "/api/agents", Access::kAdmin, json_limit,
-              Answer(201, [&ws](RouteContext& c) -> absl::StatusOr<json> {
+              Answer(201, [ws](RouteContext& c) -> absl::StatusOr<json> {
                 NEXUS_ASSIGN_OR_RETURN(auto body, JsonObject::Parse(c.request.body));
                 NEXUS_ASSIGN_OR_RETURN(auto input, DecodeAgentInput(body));
-                NEXUS_ASSIGN_OR_RETURN(auto agent, ws.CreateAgent(*c.principal, input));
+                NEXUS_ASSIGN_OR_RETURN(auto agent, ws->CreateAgent(*c.principal, input));
                 return json{{"success", true}, {"agent", EncodeAgent(agent, true)}};
               })});
   router.Add({"GET", "/api/agents", Access::kMember, 0,
-              Answer(200, [&ws](RouteContext& c) -> absl::StatusOr<json> {
-                NEXUS_ASSIGN_OR_RETURN(auto agents, ws.ListAgents(*c.principal));
+              Answer(200, [ws](RouteContext& c) -> absl::StatusOr<json> {
+                NEXUS_ASSIGN_OR_RETURN(auto agents, ws->ListAgents(*c.principal));
                 json list = json::array();
                 for (const auto& agent : agents) list.push_back(EncodeAgent(agent, false));
                 return json{{"success", true}, {"agents", list}};
               })});
   router.Add({"PATCH", "/api/agents/{id}", Access::kAdmin, json_limit,
-              Answer(200, [&ws](RouteContext& c) -> absl::StatusOr<json> {
+              Answer(200, [ws](RouteContext& c) -> absl::StatusOr<json> {
                 NEXUS_ASSIGN_OR_RETURN(auto body, JsonObject::Parse(c.request.body));
                 NEXUS_ASSIGN_OR_RETURN(auto input, DecodeAgentInput(body));
                 NEXUS_ASSIGN_OR_RETURN(auto agent,
-                                       ws.UpdateAgent(*c.principal, c.Param("id"), input));
+                                       ws->UpdateAgent(*c.principal, c.Param("id"), input));
                 return json{{"success", true}, {"agent", EncodeAgent(agent, true)}};
               })});
 
   // --- phone numbers ---------------------------------------------------------------------
   router.Add({"POST", "/api/phone-numbers", Access::kAdmin, json_limit,
-              Answer(201, [&ws](RouteContext& c) -> absl::StatusOr<json> {
+              Answer(201, [ws](RouteContext& c) -> absl::StatusOr<json> {
                 NEXUS_ASSIGN_OR_RETURN(auto body, JsonObject::Parse(c.request.body));
                 NEXUS_ASSIGN_OR_RETURN(auto text, body.String("phoneNumber"));
                 if (!text) return absl::InvalidArgumentError("phoneNumber is required");
                 NEXUS_ASSIGN_OR_RETURN(auto agent_id, DecodeAgentId(body));
                 NEXUS_ASSIGN_OR_RETURN(auto number,
-                                       ws.CreatePhoneNumber(*c.principal, *text, agent_id));
+                                       ws->CreatePhoneNumber(*c.principal, *text, agent_id));
                 return json{{"success", true}, {"phoneNumber", EncodePhoneNumber(number)}};
               })});
   router.Add({"GET", "/api/phone-numbers", Access::kMember, 0,
-              Answer(200, [&ws](RouteContext& c) -> absl::StatusOr<json> {
-                NEXUS_ASSIGN_OR_RETURN(auto numbers, ws.ListPhoneNumbers(*c.principal));
+              Answer(200, [ws](RouteContext& c) -> absl::StatusOr<json> {
+                NEXUS_ASSIGN_OR_RETURN(auto numbers, ws->ListPhoneNumbers(*c.principal));
                 json list = json::array();
                 for (const auto& number : numbers) list.push_back(EncodePhoneNumber(number));
                 return json{{"success", true}, {"phoneNumbers", list}};
               })});
   router.Add({"PATCH", "/api/phone-numbers/{id}", Access::kAdmin, json_limit,
-              Answer(200, [&ws](RouteContext& c) -> absl::StatusOr<json> {
+              Answer(200, [ws](RouteContext& c) -> absl::StatusOr<json> {
                 NEXUS_ASSIGN_OR_RETURN(auto body, JsonObject::Parse(c.request.body));
                 if (!body.Has("agentId")) {
                   return absl::InvalidArgumentError("agentId is required (an agent ID or null)");
                 }
                 NEXUS_ASSIGN_OR_RETURN(auto agent_id, DecodeAgentId(body));
                 NEXUS_ASSIGN_OR_RETURN(auto number,
-                                       ws.UpdatePhoneNumber(*c.principal, c.Param("id"), agent_id));
+                                       ws->UpdatePhoneNumber(*c.principal, c.Param("id"), agent_id));
                 return json{{"success", true}, {"phoneNumber", EncodePhoneNumber(number)}};
               })});
 
   // --- users, tokens and API keys --------------------------------------------------------
   router.Add({"POST", "/api/users", Access::kAdmin, json_limit,
-              Answer(201, [&ws](RouteContext& c) -> absl::StatusOr<json> {
+              Answer(201, [ws](RouteContext& c) -> absl::StatusOr<json> {
                 NEXUS_ASSIGN_OR_RETURN(auto body, JsonObject::Parse(c.request.body));
                 NEXUS_ASSIGN_OR_RETURN(auto email, body.String("email"));
                 NEXUS_ASSIGN_OR_RETURN(auto name, body.String("name"));
@@ -225,12 +225,12 @@ void AddWorkspaceRoutes(Router& router, const ApiServices& services, uint64_t js
                 if (!name) return absl::InvalidArgumentError("name is required");
                 if (!role) return absl::InvalidArgumentError("role is required");
                 NEXUS_ASSIGN_OR_RETURN(auto user,
-                                       ws.CreateUser(*c.principal, *email, *name, *role));
+                                       ws->CreateUser(*c.principal, *email, *name, *role));
                 return json{{"success", true}, {"user", EncodeUser(user)}};
               })});
   router.Add({"POST", "/api/users/{id}/tokens", Access::kAdmin, json_limit,
-              Answer(201, [&ws](RouteContext& c) -> absl::StatusOr<json> {
-                NEXUS_ASSIGN_OR_RETURN(auto issued, ws.CreateToken(*c.principal, c.Param("id")));
+              Answer(201, [ws](RouteContext& c) -> absl::StatusOr<json> {
+                NEXUS_ASSIGN_OR_RETURN(auto issued, ws->CreateToken(*c.principal, c.Param("id")));
                 return json{{"success", true},
                             {"token", issued.secret},
                             {"tokenId", issued.record.id},
@@ -238,44 +238,44 @@ void AddWorkspaceRoutes(Router& router, const ApiServices& services, uint64_t js
               })});
   // Members may revoke their own tokens; admins any token of the organization.
   router.Add({"DELETE", "/api/tokens/{id}", Access::kMember, 0,
-              Answer(200, [&ws](RouteContext& c) -> absl::StatusOr<json> {
-                NEXUS_RETURN_IF_ERROR(ws.RevokeToken(*c.principal, c.Param("id")));
+              Answer(200, [ws](RouteContext& c) -> absl::StatusOr<json> {
+                NEXUS_RETURN_IF_ERROR(ws->RevokeToken(*c.principal, c.Param("id")));
                 return json{{"success", true}};
               })});
   router.Add({"POST", "/api/api-keys", Access::kAdmin, json_limit,
-              Answer(201, [&ws](RouteContext& c) -> absl::StatusOr<json> {
+              Answer(201, [ws](RouteContext& c) -> absl::StatusOr<json> {
                 NEXUS_ASSIGN_OR_RETURN(auto body, JsonObject::Parse(c.request.body));
                 NEXUS_ASSIGN_OR_RETURN(auto name, body.String("name"));
                 if (!name) return absl::InvalidArgumentError("name is required");
-                NEXUS_ASSIGN_OR_RETURN(auto issued, ws.CreateApiKey(*c.principal, *name));
+                NEXUS_ASSIGN_OR_RETURN(auto issued, ws->CreateApiKey(*c.principal, *name));
                 return json{{"success", true},
                             {"apiKey", issued.secret},
                             {"apiKeyId", issued.record.id},
                             {"name", issued.record.name}};
               })});
   router.Add({"DELETE", "/api/api-keys/{id}", Access::kAdmin, 0,
-              Answer(200, [&ws](RouteContext& c) -> absl::StatusOr<json> {
-                NEXUS_RETURN_IF_ERROR(ws.RevokeApiKey(*c.principal, c.Param("id")));
+              Answer(200, [ws](RouteContext& c) -> absl::StatusOr<json> {
+                NEXUS_RETURN_IF_ERROR(ws->RevokeApiKey(*c.principal, c.Param("id")));
                 return json{{"success", true}};
               })});
 
   // --- do-not-call list ------------------------------------------------------------------
   router.Add(
       {"POST", "/api/dnc", Access::kAdmin, json_limit,
-       Answer(200, [&ws](RouteContext& c) -> absl::StatusOr<json> {
+       Answer(200, [ws](RouteContext& c) -> absl::StatusOr<json> {
          NEXUS_ASSIGN_OR_RETURN(auto body, JsonObject::Parse(c.request.body));
          NEXUS_ASSIGN_OR_RETURN(auto numbers, body.StringArray("numbers"));
          if (!numbers) return absl::InvalidArgumentError("numbers is required");
-         NEXUS_ASSIGN_OR_RETURN(auto result, ws.AddDncNumbers(*c.principal, *numbers));
+         NEXUS_ASSIGN_OR_RETURN(auto result, ws->AddDncNumbers(*c.principal, *numbers));
          return json{{"success", true}, {"added", result.added}, {"invalid", result.invalid}};
        })});
   router.Add({"GET", "/api/dnc", Access::kAdmin, 0,
-              Answer(200, [&ws](RouteContext& c) -> absl::StatusOr<json> {
+              Answer(200, [ws](RouteContext& c) -> absl::StatusOr<json> {
                 NEXUS_ASSIGN_OR_RETURN(auto page,
                                        IntQueryParam(c.request.query, "page", 1, 1, 1'000'000'000));
                 NEXUS_ASSIGN_OR_RETURN(auto limit,
                                        IntQueryParam(c.request.query, "limit", 20, 1, 100));
-                NEXUS_ASSIGN_OR_RETURN(auto listed, ws.ListDncNumbers(*c.principal, page, limit));
+                NEXUS_ASSIGN_OR_RETURN(auto listed, ws->ListDncNumbers(*c.principal, page, limit));
                 json numbers = json::array();
                 for (const auto& entry : listed.entries) {
                   numbers.push_back({{"phoneNumber", entry.e164},
@@ -288,8 +288,8 @@ void AddWorkspaceRoutes(Router& router, const ApiServices& services, uint64_t js
                             {"limit", limit}};
               })});
   router.Add({"DELETE", "/api/dnc/{e164}", Access::kAdmin, 0,
-              Answer(200, [&ws](RouteContext& c) -> absl::StatusOr<json> {
-                NEXUS_RETURN_IF_ERROR(ws.RemoveDncNumber(*c.principal, c.Param("e164")));
+              Answer(200, [ws](RouteContext& c) -> absl::StatusOr<json> {
+                NEXUS_RETURN_IF_ERROR(ws->RemoveDncNumber(*c.principal, c.Param("e164")));
                 return json{{"success", true}};
               })});
 }
