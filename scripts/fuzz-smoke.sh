@@ -23,6 +23,9 @@ for target in "${targets[@]}"; do
   cp -r "fuzz/corpus/${corpus[$target]}/." "$work/"
   args=(-max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -artifact_prefix="$build/$target-")
   [[ -n "${dict[$target]:-}" ]] && args+=(-dict="fuzz/${dict[$target]}.dict")
+  # Mutating .xls input reaches FreeXL 1.0.6's own known bugs (huge allocations, wild reads; in
+  # production the nexus-xls-reader child contains them), so CI only replays the XLS seeds.
+  [[ $target == xls_reader_fuzz ]] && args+=(-runs=0)
   echo "fuzz-smoke: $target for ${seconds}s"
   # FreeXL leaks on its error paths (see fuzz/xls_reader_fuzz.cc): leak checking off there.
   if ! ASAN_OPTIONS=detect_leaks=$([[ $target == xls_reader_fuzz ]] && echo 0 || echo 1) \
