@@ -41,7 +41,7 @@ for _ in $(seq 100); do grep -q listening "$work/serve.out" 2>/dev/null && break
 port=$(sed -n 's/.*:\([0-9]*\)$/\1/p' "$work/serve.out")
 
 upload() {  # file → "status seconds"
-  curl -s -o "$work/answer.json" -w '%{http_code} %{time_total}' \
+  curl -s -o "$work/answer.json" -w '%{http_code} %{time_total}\n' \
     -H "Authorization: Bearer $token" "http://127.0.0.1:$port/api/call/upload" \
     -F "file=@$1" -F "userId=$user" -F "batchName=bench" -F batchType=outbound \
     -F "callingNumbers=[\"$number\"]" -F type=true -F enableDNC=false
