@@ -32,14 +32,18 @@ class FieldSet {
 
   // The trimmed value, nullopt when absent or blank. InvalidArgument when sent twice.
   absl::StatusOr<std::optional<std::string>> Get(std::string_view name) const {
-    std::optional<std::string> found;
+    // A pointer rather than an optional<string> built in the loop: g++ 12 -O3 reports a false
+    // "maybe uninitialized" on the latter.
+    const std::string* found = nullptr;
     for (const auto& [key, value] : fields_) {
       if (key != name) continue;
-      if (found.has_value()) return Invalid(fmt::format("field {} was sent more than once", name));
-      found = std::string(Trim(value));
+      if (found != nullptr) {
+        return Invalid(fmt::format("field {} was sent more than once", name));
+      }
+      found = &value;
     }
-    if (found && found->empty()) found.reset();
-    return found;
+    if (found == nullptr || Trim(*found).empty()) return std::optional<std::string>();
+    return std::optional<std::string>(std::string(Trim(*found)));
   }
 
  private:
