@@ -16,6 +16,7 @@
 #include <string_view>
 #include <vector>
 
+#include "core/splitmix64.h"
 #include "domain/phone.h"
 #include "domain/phone_normalizer.h"
 #include "fmt/format.h"
@@ -23,21 +24,7 @@
 namespace nexus::bench {
 namespace {
 
-class Rng {
- public:
-  explicit Rng(uint64_t seed) : state_(seed) {}
-  uint64_t Next() {
-    uint64_t z = (state_ += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-  }
-  uint64_t Below(uint64_t n) { return Next() % n; }
-  bool Percent(uint64_t p) { return Below(100) < p; }
-
- private:
-  uint64_t state_;
-};
+using Rng = core::SplitMix64;
 
 // Area codes in service across the US (a few of their exchanges are not in the metadata).
 constexpr std::array<std::string_view, 120> kAreaCodes = {
