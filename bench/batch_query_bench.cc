@@ -220,7 +220,7 @@ int Main(int argc, char** argv) {
   batch.created_at = batch.updated_at = now;
   {
     const auto start = Clock::now();
-    Check(store.InsertBatch(batch, calls, nullptr), "insert");
+    Check(store.InsertBatch(batch, calls, {}, nullptr), "insert");
     std::printf("InsertBatch: %.0f ms (%s calls_by_status)\n", Millis(Clock::now() - start),
                 options.drop_status_index ? "without" : "with");
   }

@@ -313,6 +313,39 @@ absl::StatusOr<Response> ExportCsv(BatchService& batches, RouteContext& c) {
   return response;
 }
 
+// The rows a lenient upload skipped: row, the first error's column and message, then the
+// file's own columns as read (every cell formula-guarded).
+absl::StatusOr<Response> ExportSkippedRowsCsv(BatchService& batches, RouteContext& c) {
+  Response response;
+  std::string& csv = response.body;
+  std::vector<std::string_view> cells;
+  std::vector<std::string> original;
+  NEXUS_RETURN_IF_ERROR(batches.ExportSkippedRows(
+      *c.principal, c.Param("id"),
+      [&](std::span<const std::string> header) {
+        constexpr std::string_view kFixed[] = {"row", "column", "message"};
+        AppendCsvRow(csv, kFixed, std::vector<std::string>(header.begin(), header.end()));
+        response.headers.push_back(
+            {"Content-Disposition",
+             fmt::format("attachment; filename=\"batch-{}-invalid-rows.csv\"", c.Param("id"))});
+        return absl::OkStatus();
+      },
+      [&](const service::SkippedRow& row) -> absl::Status {
+        const json parsed = json::parse(row.cells_json, nullptr, /*allow_exceptions=*/false);
+        if (!parsed.is_array()) return absl::InternalError("stored skipped row is not an array");
+        original.clear();
+        for (const json& cell : parsed) {
+          original.push_back(cell.is_string() ? cell.get<std::string>() : std::string());
+        }
+        const std::string number = std::to_string(row.row);
+        const std::string_view fixed[] = {number, row.column, row.message};
+        AppendCsvRow(csv, fixed, original);
+        return absl::OkStatus();
+      }));
+  response.content_type = "text/csv; charset=utf-8";
+  return response;
+}
+
 // start-calling / stop-calling.
 Handler SetCalling(BatchService* batches, bool start) {
   return Enveloped([batches, start](RouteContext& c) -> absl::StatusOr<Response> {
@@ -374,6 +407,9 @@ void AddBatchRoutes(Router& router, const ApiServices& services, uint64_t json_b
               SetCalling(batches, /*start=*/false), nullptr});
   router.Add({"GET", "/api/call/export/csv", Access::kMember, 0,
               Enveloped([batches](RouteContext& c) { return ExportCsv(*batches, c); }), nullptr});
+  router.Add({"GET", "/api/call/batch/{id}/invalid-rows.csv", Access::kMember, 0,
+              Enveloped([batches](RouteContext& c) { return ExportSkippedRowsCsv(*batches, c); }),
+              nullptr});
 }
 
 }  // namespace nexus::http

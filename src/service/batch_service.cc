@@ -243,4 +243,15 @@ absl::Status BatchService::ExportCalls(const domain::Principal& caller, std::str
   return status;
 }
 
+absl::Status BatchService::ExportSkippedRows(
+    const domain::Principal& caller, std::string_view batch_id,
+    absl::FunctionRef<absl::Status(std::span<const std::string>)> header,
+    absl::FunctionRef<absl::Status(const SkippedRow&)> row) {
+  NEXUS_ASSIGN_OR_RETURN(const domain::Batch batch, VisibleBatch(caller, batch_id));
+  const absl::Status status =
+      store_.ForEachSkippedRow(caller.user.organization_id, batch.id, header, row);
+  if (absl::IsNotFound(status)) return BatchNotFound();
+  return status;
+}
+
 }  // namespace nexus::service

@@ -77,6 +77,9 @@ struct BatchList {
   int64_t total_pages = 0;
 };
 
+// A row a lenient upload skipped, as stored with its batch.
+using SkippedRow = store::SkippedRow;
+
 class BatchService {
  public:
   static constexpr int64_t kMaxDetailsLimit = 1000;
@@ -113,6 +116,13 @@ class BatchService {
   absl::Status ExportCalls(const domain::Principal& caller, std::string_view batch_id,
                            absl::FunctionRef<absl::Status(const domain::Batch&)> begin,
                            absl::FunctionRef<absl::Status(const domain::Call&)> row);
+
+  // The rows a lenient upload skipped (SkippedRow below): `header` gets the file's header cells,
+  // then `row` each skipped row in row order (same visibility and errors as ExportCalls).
+  absl::Status ExportSkippedRows(
+      const domain::Principal& caller, std::string_view batch_id,
+      absl::FunctionRef<absl::Status(std::span<const std::string>)> header,
+      absl::FunctionRef<absl::Status(const SkippedRow&)> row);
 
  private:
   // The batch `batch_id` as `caller` may see it (InvalidArgument / NotFound as above).

@@ -69,7 +69,7 @@ class BatchServiceTest : public testing::Test {
     batch.created_at = batch.updated_at = ws_->clock.Now();
     std::vector<store::NewCall> calls;
     for (int i = 0; i < 3; ++i) calls.push_back({kPhones[i], "", kVariables[i]});
-    EXPECT_TRUE(ws_->store->InsertBatch(batch, calls, nullptr).ok());
+    EXPECT_TRUE(ws_->store->InsertBatch(batch, calls, {}, nullptr).ok());
     ws_->clock.Advance(absl::Seconds(1));
     return batch.id;
   }

@@ -7,8 +7,10 @@
 #include "absl/strings/ascii.h"
 #include "core/crypto.h"
 #include "core/json_escape.h"
+#include "core/log.h"
 #include "core/object_id.h"
 #include "core/status.h"
+#include "core/string_arena.h"
 #include "domain/agent.h"
 #include "domain/organization.h"
 #include "domain/phone_normalizer.h"
@@ -108,14 +110,20 @@ absl::StatusOr<std::vector<Column>> PlanColumns(std::span<const std::string_view
   return columns;
 }
 
-// One data row kept between reading and inserting.
+// One data row kept between reading and inserting; its texts live in the upload's arena.
 struct RowDraft {
   int64_t row = 0;
-  uint32_t phone_offset = 0, phone_size = 0;  // in the phone arena (trimmed text as written)
-  uint64_t vars_offset = 0;                   // in the variables arena
-  uint32_t vars_size = 0;
-  uint32_t tz_offset = 0, tz_size = 0;  // in the phone arena; size 0 = none
-  bool has_cell_errors = false;         // errors other than the phone number
+  const char* phone = nullptr;      // trimmed text as written
+  const char* variables = nullptr;  // JSON object
+  const char* timezone = nullptr;
+  uint32_t phone_size = 0, variables_size = 0;
+  uint16_t timezone_size = 0;    // 0 = none (IANA names are short; longer ones are row errors)
+  bool has_cell_errors = false;  // errors other than the phone number
+  bool phone_ok = false;         // set by normalisation: `phone` is then the E.164 form
+
+  std::string_view Phone() const { return {phone, phone_size}; }
+  std::string_view Variables() const { return {variables, variables_size}; }
+  std::string_view Timezone() const { return {timezone, timezone_size}; }
 };
 
 std::string PhoneErrorMessage(std::string_view text, const domain::PhoneResult& result,
@@ -138,7 +146,7 @@ absl::Status ReadError(const absl::Status& status) {
 
 absl::StatusOr<std::optional<store::IdempotencyRecord>> UploadService::FindStoredAnswer(
     std::string_view user_id, std::string_view key) {
-  return store_.FindIdempotencyRecord(user_id, key, clock_.Now() - absl::Hours(24));
+  return store_.FindIdempotencyRecord(user_id, key, clock_.Now() - store::kIdempotencyKeyLifetime);
 }
 
 absl::StatusOr<DncFileResult> UploadService::AddDncFile(const domain::Principal& caller,
@@ -242,6 +250,7 @@ absl::StatusOr<UploadOutcome> UploadService::Upload(const domain::Principal& cal
   const std::string& region = batch.settings.default_country;
 
   // --- the file as a whole (400 / 422) ----------------------------------------------------------
+  const absl::Time read_start = absl::Now();
   auto opened = ingest::OpenTable(request.file_path, request.file_name, limits_.read);
   if (!opened.ok()) return opened.status();
   ingest::TableReader& reader = **opened;
@@ -252,6 +261,7 @@ absl::StatusOr<UploadOutcome> UploadService::Upload(const domain::Principal& cal
     return absl::InvalidArgumentError("the file is empty: a header row is required");
   NEXUS_ASSIGN_OR_RETURN(const std::vector<Column> columns,
                          PlanColumns(row.cells, agent.variables));
+  const std::vector<std::string> header(row.cells.begin(), row.cells.end());
   for (const Column& column : columns) {  // the calls' variable keys, in column order
     if (column.role == Column::Role::kVariable || column.role == Column::Role::kExtra) {
       batch.variable_keys.push_back(column.key);
@@ -259,10 +269,16 @@ absl::StatusOr<UploadOutcome> UploadService::Upload(const domain::Principal& cal
   }
 
   // --- rows: read, check variables, keep compact drafts ---------------------------------------
-  std::string phones;     // phone and timezone texts
-  std::string variables;  // JSON objects, one per row
+  // Memory: a 1M-row upload keeps ~85 bytes of texts and a 48-byte draft per row. The arena
+  // never copies what it holds, and the drafts are reserved up front: untouched reserved pages
+  // cost no memory, and a doubling vector would hold two copies at its last growth.
+  core::StringArena texts;
+  std::string variables;  // the current row's JSON object
   std::vector<RowDraft> drafts;
+  drafts.reserve(static_cast<size_t>(std::clamp<int64_t>(limits_.read.max_rows, 0, 1 << 24)));
   absl::flat_hash_map<int64_t, std::vector<CellError>> cell_errors;  // first rows with errors
+  // Every row with cell errors: its first error's column and message (invalid-rows.csv).
+  absl::flat_hash_map<int64_t, std::pair<std::string, std::string>> first_errors;
   absl::flat_hash_map<std::string, bool> zone_known;
   std::string scratch;
   for (;;) {
@@ -274,13 +290,15 @@ absl::StatusOr<UploadOutcome> UploadService::Upload(const domain::Principal& cal
     std::vector<CellError> errors;
     const auto add_error = [&](std::string_view column, std::string_view value,
                                std::string message) {
+      if (!draft.has_cell_errors) {
+        first_errors.try_emplace(draft.row, std::string(column), message);
+      }
       draft.has_cell_errors = true;
       if (cell_errors.size() < static_cast<size_t>(limits_.max_reported_invalid_rows)) {
         errors.push_back({std::string(column), std::string(value), std::move(message)});
       }
     };
-    draft.vars_offset = variables.size();
-    variables += '{';
+    variables.assign(1, '{');
     bool first_var = true;
     const auto append_var = [&](std::string_view key, std::string_view value) {
       if (!first_var) variables += ',';
@@ -302,9 +320,8 @@ absl::StatusOr<UploadOutcome> UploadService::Upload(const domain::Principal& cal
         case Column::Role::kIgnored:
           break;
         case Column::Role::kPhone:
-          draft.phone_offset = static_cast<uint32_t>(phones.size());
+          draft.phone = texts.Append(value).data();
           draft.phone_size = static_cast<uint32_t>(value.size());
-          phones.append(value);
           break;
         case Column::Role::kTimezone: {
           if (value.empty()) break;
@@ -314,9 +331,8 @@ absl::StatusOr<UploadOutcome> UploadService::Upload(const domain::Principal& cal
             add_error("timezone", value, "not a known IANA time zone (e.g. America/New_York)");
             break;
           }
-          draft.tz_offset = static_cast<uint32_t>(phones.size());
-          draft.tz_size = static_cast<uint32_t>(value.size());
-          phones.append(value);
+          draft.timezone = texts.Append(value).data();
+          draft.timezone_size = static_cast<uint16_t>(value.size());
           break;
         }
         case Column::Role::kVariable: {
@@ -339,7 +355,8 @@ absl::StatusOr<UploadOutcome> UploadService::Upload(const domain::Principal& cal
       }
     }
     variables += '}';
-    draft.vars_size = static_cast<uint32_t>(variables.size() - draft.vars_offset);
+    draft.variables = texts.Append(variables).data();
+    draft.variables_size = static_cast<uint32_t>(variables.size());
     if (!errors.empty()) cell_errors.emplace(draft.row, std::move(errors));
     drafts.push_back(draft);
   }
@@ -350,52 +367,115 @@ absl::StatusOr<UploadOutcome> UploadService::Upload(const domain::Principal& cal
   }
 
   // --- phone numbers, duplicates, DNC ----------------------------------------------------------
-  std::vector<std::string_view> phone_texts(drafts.size());
-  for (size_t i = 0; i < drafts.size(); ++i) {
-    phone_texts[i] = std::string_view(phones.data() + drafts[i].phone_offset, drafts[i].phone_size);
+  // Skipped rows (lenient uploads): row, first error's column and message; their cells are read
+  // again from the file below, only if the batch is stored.
+  struct Skip {
+    int64_t row;
+    std::string column;
+    std::string message;
+  };
+  std::vector<Skip> skips;
+  const absl::Time normalize_start = absl::Now();
+  {
+    // In chunks, so that only one chunk's texts and results exist besides the drafts; a valid
+    // number's E.164 form replaces its text in the draft.
+    constexpr size_t kChunk = 1 << 16;
+    std::vector<std::string_view> phone_texts;
+    std::vector<domain::PhoneResult> results;
+    for (size_t begin = 0; begin < drafts.size(); begin += kChunk) {
+      const size_t end = std::min(drafts.size(), begin + kChunk);
+      phone_texts.clear();
+      for (size_t i = begin; i < end; ++i) phone_texts.push_back(drafts[i].Phone());
+      results.assign(end - begin, {});
+      normalizer_.NormalizeBatch(phone_texts, region, results, limits_.normalize_threads);
+      for (size_t i = begin; i < end; ++i) {
+        RowDraft& draft = drafts[i];
+        const domain::PhoneResult& result = results[i - begin];
+        const std::string_view text = draft.Phone();
+        draft.phone_ok = result.ok() && !text.empty() && !domain::LooksLikeExcelScientific(text);
+        if (draft.phone_ok && !draft.has_cell_errors) {
+          const std::string_view e164 = texts.Append(result.E164());
+          draft.phone = e164.data();
+          draft.phone_size = static_cast<uint32_t>(e164.size());
+          continue;
+        }
+        ++outcome.summary.invalid;
+        const std::string phone_message =
+            draft.phone_ok ? std::string() : PhoneErrorMessage(text, result, region);
+        if (outcome.invalid_rows.size() < static_cast<size_t>(limits_.max_reported_invalid_rows)) {
+          InvalidRow& invalid = outcome.invalid_rows.emplace_back();
+          invalid.row = draft.row;
+          if (!draft.phone_ok) {
+            invalid.errors.push_back({"phoneNumber", std::string(text), phone_message});
+          }
+          if (auto it = cell_errors.find(draft.row); it != cell_errors.end()) {
+            for (auto& error : it->second) invalid.errors.push_back(std::move(error));
+          }
+        }
+        if (!draft.phone_ok) {
+          skips.push_back({draft.row, "phoneNumber", phone_message});
+        } else if (auto it = first_errors.find(draft.row); it != first_errors.end()) {
+          skips.push_back({draft.row, std::move(it->second.first), std::move(it->second.second)});
+        }
+        draft.phone_ok = false;  // the row is skipped
+      }
+    }
   }
-  std::vector<domain::PhoneResult> e164(drafts.size());
-  normalizer_.NormalizeBatch(phone_texts, region, e164, limits_.normalize_threads);
+  first_errors = {};
+  cell_errors = {};
+
+  // Duplicates: E.164 numbers as integers ("+" and at most 15 digits, no leading zero), sorted
+  // with their row index; in each run of equal numbers the first row is kept. 16 bytes per row
+  // instead of a hash map of strings (~50 bytes per row at a million rows).
+  constexpr uint32_t kKept = UINT32_MAX;
+  std::vector<uint32_t> first_of(drafts.size(), kKept);  // a duplicate's first row index
+  {
+    std::vector<std::pair<uint64_t, uint32_t>> keys;
+    for (size_t i = 0; i < drafts.size(); ++i) {
+      if (!drafts[i].phone_ok) continue;
+      uint64_t number = 0;
+      for (char c : drafts[i].Phone().substr(1))
+        number = number * 10 + static_cast<uint64_t>(c - '0');
+      keys.emplace_back(number, static_cast<uint32_t>(i));
+    }
+    std::sort(keys.begin(), keys.end());
+    for (size_t k = 1; k < keys.size(); ++k) {
+      if (keys[k].first != keys[k - 1].first) continue;
+      const uint32_t previous = keys[k - 1].second;
+      first_of[keys[k].second] = first_of[previous] == kKept ? previous : first_of[previous];
+    }
+  }
+
   absl::flat_hash_set<std::string> dnc;
   if (batch.settings.enable_dnc) {
     NEXUS_ASSIGN_OR_RETURN(const std::vector<std::string> listed, store_.ListAllDncNumbers(org_id));
     dnc.insert(listed.begin(), listed.end());
   }
-  absl::flat_hash_set<std::string_view> kept_numbers;
   std::vector<store::NewCall> calls;
-  calls.reserve(drafts.size());
+  calls.reserve(drafts.size() - static_cast<size_t>(outcome.summary.invalid));
+  const size_t first_later_skip = skips.size();
   for (size_t i = 0; i < drafts.size(); ++i) {
     const RowDraft& draft = drafts[i];
-    const bool phone_ok = e164[i].ok() && !phone_texts[i].empty() &&
-                          !domain::LooksLikeExcelScientific(phone_texts[i]);
-    if (!phone_ok || draft.has_cell_errors) {
-      ++outcome.summary.invalid;
-      if (outcome.invalid_rows.size() < static_cast<size_t>(limits_.max_reported_invalid_rows)) {
-        InvalidRow& invalid = outcome.invalid_rows.emplace_back();
-        invalid.row = draft.row;
-        const std::string_view text = phone_texts[i];
-        if (!phone_ok) {
-          invalid.errors.push_back(
-              {"phoneNumber", std::string(text), PhoneErrorMessage(text, e164[i], region)});
-        }
-        if (auto it = cell_errors.find(draft.row); it != cell_errors.end()) {
-          for (auto& error : it->second) invalid.errors.push_back(std::move(error));
-        }
-      }
-      continue;
-    }
-    const std::string_view number = e164[i].E164();
-    if (!kept_numbers.insert(number).second) {
+    if (!draft.phone_ok) continue;
+    const std::string_view number = draft.Phone();
+    if (first_of[i] != kKept) {
       ++outcome.summary.duplicates;
+      skips.push_back({draft.row, "phoneNumber",
+                       fmt::format("duplicate of row {} ({})", drafts[first_of[i]].row, number)});
       continue;
     }
     if (dnc.contains(absl::string_view(number.data(), number.size()))) {
       ++outcome.summary.dnc;
+      skips.push_back({draft.row, "phoneNumber", "on the do-not-call list"});
       continue;
     }
-    calls.push_back({number, std::string_view(phones.data() + draft.tz_offset, draft.tz_size),
-                     std::string_view(variables.data() + draft.vars_offset, draft.vars_size)});
+    calls.push_back({number, draft.Timezone(), draft.Variables()});
   }
+  // Invalid rows were listed first, duplicates and DNC after: both runs are in row order.
+  std::inplace_merge(skips.begin(), skips.begin() + static_cast<ptrdiff_t>(first_later_skip),
+                     skips.end(), [](const Skip& a, const Skip& b) { return a.row < b.row; });
+  first_of = {};
+  drafts = {};  // the calls' views point into `texts`, not into the drafts
   outcome.summary.inserted = static_cast<int64_t>(calls.size());
 
   if (outcome.summary.invalid > 0 && !request.lenient) {
@@ -413,6 +493,31 @@ absl::StatusOr<UploadOutcome> UploadService::Upload(const domain::Principal& cal
     return outcome;
   }
 
+  // --- the skipped rows' original cells: a second, raw pass over the file ----------------------
+  std::vector<store::SkippedRow> skipped;
+  core::StringArena skipped_texts;
+  if (!skips.empty()) {
+    NEXUS_ASSIGN_OR_RETURN(auto again,
+                           ingest::OpenTable(request.file_path, request.file_name, limits_.read));
+    std::string cells_json;
+    size_t next = 0;
+    skipped.reserve(skips.size());
+    while (next < skips.size()) {
+      auto more = again->Next(row);
+      if (!more.ok()) return ReadError(more.status());
+      if (!*more) break;
+      if (row.number != skips[next].row) continue;
+      cells_json.assign(1, '[');
+      for (size_t i = 0; i < row.cells.size(); ++i) {
+        if (i > 0) cells_json += ',';
+        core::AppendJsonString(cells_json, row.cells[i]);
+      }
+      cells_json += ']';
+      const Skip& skip = skips[next++];
+      skipped.push_back({skip.row, skip.column, skip.message, skipped_texts.Append(cells_json)});
+    }
+  }
+
   // --- one transaction -------------------------------------------------------------------------
   const absl::Time now = clock_.Now();
   batch.id = core::NewObjectId(now);
@@ -423,7 +528,16 @@ absl::StatusOr<UploadOutcome> UploadService::Upload(const domain::Principal& cal
   outcome.kind = UploadOutcome::Kind::kStored;
   std::optional<store::IdempotencyRecord> record;
   if (make_record) record = make_record(outcome);
-  NEXUS_RETURN_IF_ERROR(store_.InsertBatch(batch, calls, record ? &*record : nullptr));
+  const absl::Time insert_start = absl::Now();
+  NEXUS_RETURN_IF_ERROR(
+      store_.InsertBatch(batch, calls, {header, skipped}, record ? &*record : nullptr));
+  core::Log(core::LogLevel::kInfo, "upload stored")
+      .Str("batch_id", batch.id)
+      .Int("rows", outcome.summary.rows)
+      .Int("inserted", outcome.summary.inserted)
+      .Int("read_ms", absl::ToInt64Milliseconds(normalize_start - read_start))
+      .Int("normalize_ms", absl::ToInt64Milliseconds(insert_start - normalize_start))
+      .Int("insert_ms", absl::ToInt64Milliseconds(absl::Now() - insert_start));
   return outcome;
 }
 

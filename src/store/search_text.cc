@@ -260,7 +260,7 @@ std::optional<std::vector<std::string>> ParseJsonStringArray(std::string_view js
   return items;
 }
 
-std::string JsonStringArray(const std::vector<std::string>& items) {
+std::string JsonStringArray(std::span<const std::string> items) {
   std::string out = "[";
   for (const std::string& item : items) {
     if (out.size() > 1) out += ',';

@@ -14,6 +14,7 @@
 #pragma once
 
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -44,6 +45,6 @@ bool CallMatches(std::string_view e164, std::string_view variables_json,
 std::optional<std::vector<std::string>> ParseJsonStringArray(std::string_view json);
 
 // `items` as a JSON array of strings (the inverse of ParseJsonStringArray for valid UTF-8).
-std::string JsonStringArray(const std::vector<std::string>& items);
+std::string JsonStringArray(std::span<const std::string> items);
 
 }  // namespace nexus::store

@@ -58,6 +58,24 @@ struct NewCall {
   std::string_view variables_json;  // a JSON object of string values: {"name":"Ann",...}
 };
 
+// A data row a lenient upload skipped (invalid, duplicate or on the DNC list), kept for
+// GET /api/call/batch/{id}/invalid-rows.csv. The views must stay valid during InsertBatch.
+struct SkippedRow {
+  int64_t row = 0;              // spreadsheet row number
+  std::string_view column;      // the first error's column ("phoneNumber", a variable key, ...)
+  std::string_view message;     // the first error's message
+  std::string_view cells_json;  // JSON array of the row's cells as read from the file
+};
+
+struct SkippedRows {
+  std::span<const std::string> header;  // the file's header cells
+  std::span<const SkippedRow> rows;     // in row order
+};
+
+// An Idempotency-Key is answered from its record for this long; after that the key is free and
+// a new request with it replaces the expired record.
+inline constexpr absl::Duration kIdempotencyKeyLifetime = absl::Hours(24);
+
 // The stored answer of a successful request made with an Idempotency-Key.
 struct IdempotencyRecord {
   std::string user_id;
@@ -209,8 +227,16 @@ class Store {
   // order stays row order, which ListCalls relies on) and add them to the counters, and whatever
   // changes a call's status, attempts or next attempt must adjust the counters in the same
   // transaction (they are stored, not computed: see store/sqlite/migrations.cc, migration 3).
+  // The skipped rows (may be empty) are stored in the same transaction.
   virtual absl::Status InsertBatch(const domain::Batch& batch, std::span<const NewCall> calls,
+                                   const SkippedRows& skipped,
                                    const IdempotencyRecord* idempotency) = 0;
+  // Calls `header` with the batch's file header cells, then `row` for each skipped row in row
+  // order (views valid during the call), inside one read snapshot. NotFound as GetBatch.
+  virtual absl::Status ForEachSkippedRow(
+      std::string_view org_id, std::string_view batch_id,
+      absl::FunctionRef<absl::Status(std::span<const std::string>)> header,
+      absl::FunctionRef<absl::Status(const SkippedRow&)> row) = 0;
   // A batch of the organization that is not deleted; NotFound otherwise.
   virtual absl::StatusOr<domain::Batch> GetBatch(std::string_view org_id,
                                                  std::string_view batch_id) = 0;

@@ -63,6 +63,7 @@ class UploadTest : public ApiTest {
   void ExpectNothingStored() {
     EXPECT_EQ(CountRows(DbPath(), "batches"), 0);
     EXPECT_EQ(CountRows(DbPath(), "calls"), 0);
+    EXPECT_EQ(CountRows(DbPath(), "batch_skipped_rows"), 0);
   }
 };
 
@@ -124,6 +125,64 @@ TEST_F(UploadTest, LenientModeSkipsInvalidRowsAndKeepsTheFirstOfEachNumber) {
   EXPECT_EQ(body["invalidRows"][0]["row"], 6);
   EXPECT_EQ(body["batch"]["totalCalls"], 3);
   EXPECT_EQ(CountRows(DbPath(), "calls"), 3);
+}
+
+// Lines of a CRLF-terminated CSV body.
+std::vector<std::string> CsvLines(const std::string& body) {
+  std::vector<std::string> lines;
+  for (size_t start = 0; start < body.size();) {
+    size_t end = body.find("\r\n", start);
+    if (end == std::string::npos) end = body.size();
+    lines.push_back(body.substr(start, end - start));
+    start = end + 2;
+  }
+  return lines;
+}
+
+TEST_F(UploadTest, InvalidRowsCsvListsEverySkippedRowWithItsFirstErrorAndOriginalCells) {
+  ASSERT_EQ(Call("POST", "/api/dnc", AlphaToken(), {{"numbers", {"+1 646 555 0100"}}}).status, 200);
+  const std::string contacts =
+      "phoneNumber,name,account_id,notes\r\n"
+      "(212) 555-0123,Emily Davis,ACC-5678,ok\r\n"                // row 2: stored
+      "12,\"=HYPERLINK(\"\"http://x\"\")\",ACC-1,bad number\r\n"  // row 3: invalid, guarded cell
+      "212.555.0123,Emily Again,ACC-2,\"dup, of 2\"\r\n"          // row 4: duplicate of row 2
+      "646-555-0100,On List,ACC-3,dnc\r\n"                        // row 5: DNC
+      "415 555 0142,,ACC-4,missing name\r\n"                      // row 6: required name missing
+      "1.21255E+10,Excel,ACC-5,damaged\r\n";                      // row 7: Excel damage
+  HttpResponse upload = Upload(With(BaseFields(), "type", "true"), contacts);
+  ASSERT_EQ(upload.status, 200) << upload.body;
+  const std::string id = Body(upload)["batch"]["_id"];
+  EXPECT_EQ(Body(upload)["summary"]["inserted"], 1);
+
+  HttpResponse csv = Call("GET", "/api/call/batch/" + id + "/invalid-rows.csv", AlphaToken());
+  ASSERT_EQ(csv.status, 200) << csv.body;
+  EXPECT_THAT(csv.Header("content-type"), HasSubstr("text/csv"));
+  EXPECT_EQ(csv.Header("content-disposition"),
+            "attachment; filename=\"batch-" + id + "-invalid-rows.csv\"");
+  const std::vector<std::string> lines = CsvLines(csv.body);
+  ASSERT_EQ(lines.size(), 6u) << csv.body;
+  EXPECT_EQ(lines[0], "row,column,message,phoneNumber,name,account_id,notes");
+  EXPECT_EQ(lines[1],
+            "3,phoneNumber,not a valid phone number for region US,12,"
+            "\"'=HYPERLINK(\"\"http://x\"\")\",ACC-1,bad number");
+  EXPECT_EQ(lines[2],
+            "4,phoneNumber,duplicate of row 2 (+12125550123),212.555.0123,Emily Again,ACC-2,"
+            "\"dup, of 2\"");
+  EXPECT_EQ(lines[3], "5,phoneNumber,on the do-not-call list,646-555-0100,On List,ACC-3,dnc");
+  EXPECT_EQ(lines[4], "6,name,name is required,415 555 0142,,ACC-4,missing name");
+  EXPECT_THAT(lines[5], ::testing::StartsWith("7,phoneNumber,the phone number was turned into "
+                                              "scientific notation by Excel"));
+  EXPECT_THAT(lines[5], ::testing::EndsWith(",1.21255E+10,Excel,ACC-5,damaged"));
+
+  // Another organization's batch is not found; a batch without skipped rows has just the header.
+  EXPECT_EQ(Call("GET", "/api/call/batch/" + id + "/invalid-rows.csv", BetaToken()).status, 404);
+  HttpResponse clean = Upload(With(BaseFields(), "type", "true"));
+  ASSERT_EQ(clean.status, 200) << clean.body;
+  const std::string clean_id = Body(clean)["batch"]["_id"];
+  HttpResponse empty =
+      Call("GET", "/api/call/batch/" + clean_id + "/invalid-rows.csv", AlphaToken());
+  ASSERT_EQ(empty.status, 200) << empty.body;
+  EXPECT_EQ(empty.body, "row,column,message,phoneNumber,name,account_id\r\n");
 }
 
 TEST_F(UploadTest, DryRunAnswersLikeARealUploadButStoresNothing) {

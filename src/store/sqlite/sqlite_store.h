@@ -76,7 +76,8 @@ absl::Status ExecScript(sqlite3* db, const char* sql);
 // back (when a transaction is still open) and returns the first error.
 absl::Status InTransaction(sqlite3* db, const char* begin, absl::FunctionRef<absl::Status()> body);
 
-class ConnectionPool;  // sqlite_store.cc
+class ConnectionPool;   // sqlite_store.cc
+class WalCheckpointer;  // wal_checkpointer.h
 
 class SqliteStore final : public Store {
  public:
@@ -129,7 +130,12 @@ class SqliteStore final : public Store {
   absl::StatusOr<std::vector<std::string>> ListAllDncNumbers(std::string_view org_id) override;
 
   absl::Status InsertBatch(const domain::Batch& batch, std::span<const NewCall> calls,
+                           const SkippedRows& skipped,
                            const IdempotencyRecord* idempotency) override;
+  absl::Status ForEachSkippedRow(
+      std::string_view org_id, std::string_view batch_id,
+      absl::FunctionRef<absl::Status(std::span<const std::string>)> header,
+      absl::FunctionRef<absl::Status(const SkippedRow&)> row) override;
   absl::StatusOr<domain::Batch> GetBatch(std::string_view org_id,
                                          std::string_view batch_id) override;
   absl::StatusOr<std::optional<IdempotencyRecord>> FindIdempotencyRecord(
@@ -148,7 +154,10 @@ class SqliteStore final : public Store {
                            absl::Time when) override;
 
  private:
-  SqliteStore(std::unique_ptr<ConnectionPool> pool, int64_t kill_after_calls);
+  SqliteStore(std::unique_ptr<WalCheckpointer> checkpointer, std::unique_ptr<ConnectionPool> pool,
+              int64_t kill_after_calls);
+  // Declared before the pool, so destroyed after the connections whose commits notify it.
+  std::unique_ptr<WalCheckpointer> checkpointer_;  // null for ":memory:"
   std::unique_ptr<ConnectionPool> pool_;
   // TEST ONLY: NEXUS_TEST_KILL_AFTER_CALLS when allow_test_faults was set, else -1 (never).
   const int64_t kill_after_calls_;

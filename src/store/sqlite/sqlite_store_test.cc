@@ -628,7 +628,7 @@ TEST_P(StoreConformance, AllDncNumbersOfTheOrganizationAreListedInE164Order) {
 TEST_P(StoreConformance, InsertedBatchReadsBackWithItsSettings) {
   const CallRows rows(3);
   const domain::Batch batch = Batch("a", "1", kPrefixA);
-  ASSERT_THAT(store_->InsertBatch(batch, rows.calls(), nullptr), IsOk());
+  ASSERT_THAT(store_->InsertBatch(batch, rows.calls(), {}, nullptr), IsOk());
   ASSERT_OK_AND_ASSIGN(domain::Batch got, store_->GetBatch("org-a", batch.id));
   domain::Batch expected = batch;
   expected.total_calls = 3;  // the number of calls inserted
@@ -643,7 +643,7 @@ TEST_P(StoreConformance, BatchWithDefaultSettingsAndNoCallsReadsBack) {
   batch.settings.timezone = "UTC";
   batch.settings.default_country = "US";
   batch.status = domain::BatchStatus::kActive;
-  ASSERT_THAT(store_->InsertBatch(batch, {}, nullptr), IsOk());
+  ASSERT_THAT(store_->InsertBatch(batch, {}, {}, nullptr), IsOk());
   ASSERT_OK_AND_ASSIGN(domain::Batch got, store_->GetBatch("org-a", batch.id));
   EXPECT_EQ(Tie(got), Tie(batch));
   EXPECT_THAT(got.settings.allowed_days, ElementsAre(1, 2, 3, 4, 5));
@@ -652,7 +652,7 @@ TEST_P(StoreConformance, BatchWithDefaultSettingsAndNoCallsReadsBack) {
 
 TEST_P(StoreConformance, BatchOfAnotherOrganizationOrMissingIsNotFound) {
   const CallRows rows(1);
-  ASSERT_THAT(store_->InsertBatch(Batch("a", "1", kPrefixA), rows.calls(), nullptr), IsOk());
+  ASSERT_THAT(store_->InsertBatch(Batch("a", "1", kPrefixA), rows.calls(), {}, nullptr), IsOk());
   EXPECT_THAT(store_->GetBatch("org-b", "batch-a-1"),
               StatusIs(absl::StatusCode::kNotFound, "batch not found"));
   EXPECT_THAT(store_->GetBatch("org-a", "batch-a-2"),
@@ -661,10 +661,10 @@ TEST_P(StoreConformance, BatchOfAnotherOrganizationOrMissingIsNotFound) {
 
 TEST_P(StoreConformance, BatchWithATakenIdIsAlreadyExistsAndKeepsTheFirst) {
   const CallRows rows(2);
-  ASSERT_THAT(store_->InsertBatch(Batch("a", "1", kPrefixA), rows.calls(), nullptr), IsOk());
+  ASSERT_THAT(store_->InsertBatch(Batch("a", "1", kPrefixA), rows.calls(), {}, nullptr), IsOk());
   domain::Batch copy = Batch("a", "1", kPrefixB);
   copy.settings.name = "Second";
-  EXPECT_THAT(store_->InsertBatch(copy, rows.calls(), nullptr),
+  EXPECT_THAT(store_->InsertBatch(copy, rows.calls(), {}, nullptr),
               StatusIs(absl::StatusCode::kAlreadyExists, "id already exists"));
   ASSERT_OK_AND_ASSIGN(domain::Batch got, store_->GetBatch("org-a", "batch-a-1"));
   EXPECT_EQ(got.settings.name, "Campaign 1");
@@ -673,10 +673,10 @@ TEST_P(StoreConformance, BatchWithATakenIdIsAlreadyExistsAndKeepsTheFirst) {
 TEST_P(StoreConformance, BatchWithATakenIdempotencyKeyStoresNothing) {
   const CallRows rows(250);
   const IdempotencyRecord first = Idempotency("user-a-admin", "key-1", kT0);
-  ASSERT_THAT(store_->InsertBatch(Batch("a", "1", kPrefixA), rows.calls(), &first), IsOk());
+  ASSERT_THAT(store_->InsertBatch(Batch("a", "1", kPrefixA), rows.calls(), {}, &first), IsOk());
 
   const IdempotencyRecord again = Idempotency("user-a-admin", "key-1", kT0 + absl::Minutes(1));
-  EXPECT_THAT(store_->InsertBatch(Batch("a", "2", kPrefixB), rows.calls(), &again),
+  EXPECT_THAT(store_->InsertBatch(Batch("a", "2", kPrefixB), rows.calls(), {}, &again),
               StatusIs(absl::StatusCode::kAlreadyExists, "idempotencyKey"));
   EXPECT_THAT(store_->GetBatch("org-a", "batch-a-2"), StatusIs(absl::StatusCode::kNotFound, ""));
   ASSERT_OK_AND_ASSIGN(std::optional<IdempotencyRecord> kept,
@@ -684,14 +684,14 @@ TEST_P(StoreConformance, BatchWithATakenIdempotencyKeyStoresNothing) {
   ASSERT_TRUE(kept.has_value());
   EXPECT_EQ(Tie(*kept), Tie(first));
   // None of the 250 calls stayed behind: inserting them again (same call IDs) succeeds.
-  EXPECT_THAT(store_->InsertBatch(Batch("a", "2", kPrefixB), rows.calls(), nullptr), IsOk());
+  EXPECT_THAT(store_->InsertBatch(Batch("a", "2", kPrefixB), rows.calls(), {}, nullptr), IsOk());
 }
 
 TEST_P(StoreConformance, BatchWithCallIdsOfAnotherBatchStoresNothing) {
   const CallRows rows(120);
-  ASSERT_THAT(store_->InsertBatch(Batch("a", "1", kPrefixA), rows.calls(), nullptr), IsOk());
+  ASSERT_THAT(store_->InsertBatch(Batch("a", "1", kPrefixA), rows.calls(), {}, nullptr), IsOk());
   const IdempotencyRecord record = Idempotency("user-a-admin", "key-2", kT0);
-  EXPECT_THAT(store_->InsertBatch(Batch("a", "2", kPrefixA), rows.calls(), &record),
+  EXPECT_THAT(store_->InsertBatch(Batch("a", "2", kPrefixA), rows.calls(), {}, &record),
               StatusIs(absl::StatusCode::kAlreadyExists, "id already exists"));
   EXPECT_THAT(store_->GetBatch("org-a", "batch-a-2"), StatusIs(absl::StatusCode::kNotFound, ""));
   EXPECT_EQ(store_->FindIdempotencyRecord("user-a-admin", "key-2", kT0).value_or(record),
@@ -702,7 +702,7 @@ TEST_P(StoreConformance, MalformedCallIdPrefixIsInvalidArgument) {
   const CallRows rows(1);
   for (const char* prefix : {"", "6644556600aabbccd", "6644556600aabbccdd0", "6644556600AABBCCDD",
                              "6644556600aabbccdg"}) {
-    EXPECT_THAT(store_->InsertBatch(Batch("a", "1", prefix), rows.calls(), nullptr),
+    EXPECT_THAT(store_->InsertBatch(Batch("a", "1", prefix), rows.calls(), {}, nullptr),
                 StatusIs(absl::StatusCode::kInvalidArgument, "callIdPrefix"))
         << prefix;
   }
@@ -711,7 +711,7 @@ TEST_P(StoreConformance, MalformedCallIdPrefixIsInvalidArgument) {
 
 TEST_P(StoreConformance, IdempotencyRecordIsFoundOnlyFromNotBefore) {
   const IdempotencyRecord record = Idempotency("user-a-admin", "key-1", kT0);
-  ASSERT_THAT(store_->InsertBatch(Batch("a", "1", kPrefixA), {}, &record), IsOk());
+  ASSERT_THAT(store_->InsertBatch(Batch("a", "1", kPrefixA), {}, {}, &record), IsOk());
 
   ASSERT_OK_AND_ASSIGN(std::optional<IdempotencyRecord> found,
                        store_->FindIdempotencyRecord("user-a-admin", "key-1", kT0));
@@ -729,11 +729,60 @@ TEST_P(StoreConformance, IdempotencyRecordIsFoundOnlyFromNotBefore) {
   EXPECT_EQ(found, std::nullopt);
 }
 
+TEST_P(StoreConformance, ExpiredIdempotencyKeyCanBeUsedAgain) {
+  const IdempotencyRecord first = Idempotency("user-a-admin", "key-1", kT0);
+  ASSERT_THAT(store_->InsertBatch(Batch("a", "1", kPrefixA), {}, {}, &first), IsOk());
+  // Within the lifetime the key is taken; one millisecond after it, the old record is replaced.
+  const IdempotencyRecord early =
+      Idempotency("user-a-admin", "key-1", kT0 + kIdempotencyKeyLifetime);
+  EXPECT_THAT(store_->InsertBatch(Batch("a", "2", kPrefixB), {}, {}, &early),
+              StatusIs(absl::StatusCode::kAlreadyExists, "idempotencyKey"));
+  const IdempotencyRecord later =
+      Idempotency("user-a-admin", "key-1", kT0 + kIdempotencyKeyLifetime + absl::Milliseconds(1));
+  ASSERT_THAT(store_->InsertBatch(Batch("a", "2", kPrefixB), {}, {}, &later), IsOk());
+  ASSERT_OK_AND_ASSIGN(std::optional<IdempotencyRecord> found,
+                       store_->FindIdempotencyRecord("user-a-admin", "key-1", kT0));
+  ASSERT_TRUE(found.has_value());
+  EXPECT_EQ(Tie(*found), Tie(later));
+}
+
+TEST_P(StoreConformance, SkippedRowsAreStoredWithTheBatchAndReadBackInRowOrder) {
+  const CallRows rows(2);
+  const std::vector<std::string> header = {"phoneNumber", "name"};
+  const SkippedRow skipped[] = {
+      {.row = 4, .column = "phoneNumber", .message = "duplicate", .cells_json = R"(["1","b"])"},
+      {.row = 9, .column = "name", .message = "name is required", .cells_json = R"(["2",""])"}};
+  ASSERT_THAT(
+      store_->InsertBatch(Batch("a", "1", kPrefixA), rows.calls(), {header, skipped}, nullptr),
+      IsOk());
+  std::vector<std::string> got_header;
+  std::vector<std::string> got;
+  ASSERT_THAT(store_->ForEachSkippedRow(
+                  "org-a", "batch-a-1",
+                  [&](std::span<const std::string> cells) {
+                    got_header.assign(cells.begin(), cells.end());
+                    return absl::OkStatus();
+                  },
+                  [&](const SkippedRow& row) {
+                    got.push_back(fmt::format("{}|{}|{}|{}", row.row, row.column, row.message,
+                                              row.cells_json));
+                    return absl::OkStatus();
+                  }),
+              IsOk());
+  EXPECT_EQ(got_header, header);
+  EXPECT_THAT(got, ElementsAre(R"(4|phoneNumber|duplicate|["1","b"])",
+                               R"(9|name|name is required|["2",""])"));
+  const auto ignore_header = [](std::span<const std::string>) { return absl::OkStatus(); };
+  const auto ignore_row = [](const SkippedRow&) { return absl::OkStatus(); };
+  EXPECT_THAT(store_->ForEachSkippedRow("org-b", "batch-a-1", ignore_header, ignore_row),
+              StatusIs(absl::StatusCode::kNotFound, "batch not found"));
+}
+
 TEST_P(StoreConformance, SameIdempotencyKeyOfAnotherUserIsAccepted) {
   const IdempotencyRecord first = Idempotency("user-a-admin", "key-1", kT0);
   const IdempotencyRecord second = Idempotency("user-b-admin", "key-1", kT0);
-  ASSERT_THAT(store_->InsertBatch(Batch("a", "1", kPrefixA), {}, &first), IsOk());
-  ASSERT_THAT(store_->InsertBatch(Batch("b", "1", kPrefixB), {}, &second), IsOk());
+  ASSERT_THAT(store_->InsertBatch(Batch("a", "1", kPrefixA), {}, {}, &first), IsOk());
+  ASSERT_THAT(store_->InsertBatch(Batch("b", "1", kPrefixB), {}, {}, &second), IsOk());
 }
 
 // --- file databases only --------------------------------------------------------------------
@@ -821,7 +870,7 @@ TEST_F(SqliteBatchTest, EveryCallIsStoredQueuedWithAPrefixedObjectId) {
     const std::string suffix = std::to_string(count);
     const std::string prefix = fmt::format("6644556600aabb{:04x}", count);
     const domain::Batch batch = Batch("a", suffix, prefix);
-    ASSERT_THAT(store_->InsertBatch(batch, rows.calls(), nullptr), IsOk()) << count;
+    ASSERT_THAT(store_->InsertBatch(batch, rows.calls(), {}, nullptr), IsOk()) << count;
     ASSERT_OK_AND_ASSIGN(domain::Batch got, store_->GetBatch("org-a", batch.id));
     EXPECT_EQ(got.total_calls, static_cast<int64_t>(count));
 
@@ -849,7 +898,7 @@ TEST_F(SqliteBatchTest, EveryCallIsStoredQueuedWithAPrefixedObjectId) {
 
 TEST_F(SqliteBatchTest, CallCounterIsLowercaseHexOfTheRowIndex) {
   const CallRows rows(300);
-  ASSERT_THAT(store_->InsertBatch(Batch("a", "1", kPrefixA), rows.calls(), nullptr), IsOk());
+  ASSERT_THAT(store_->InsertBatch(Batch("a", "1", kPrefixA), rows.calls(), {}, nullptr), IsOk());
   RawDb db(path_);
   const std::vector<StoredCall> calls = StoredCalls(db.get(), "batch-a-1");
   ASSERT_EQ(calls.size(), 300u);
@@ -861,8 +910,8 @@ TEST_F(SqliteBatchTest, CallCounterIsLowercaseHexOfTheRowIndex) {
 TEST_F(SqliteBatchTest, FailedBatchLeavesNoCallRows) {
   const CallRows rows(250);
   const IdempotencyRecord record = Idempotency("user-a-admin", "key-1", kT0);
-  ASSERT_THAT(store_->InsertBatch(Batch("a", "1", kPrefixA), {}, &record), IsOk());
-  EXPECT_THAT(store_->InsertBatch(Batch("a", "2", kPrefixB), rows.calls(), &record),
+  ASSERT_THAT(store_->InsertBatch(Batch("a", "1", kPrefixA), {}, {}, &record), IsOk());
+  EXPECT_THAT(store_->InsertBatch(Batch("a", "2", kPrefixB), rows.calls(), {}, &record),
               StatusIs(absl::StatusCode::kAlreadyExists, "idempotencyKey"));
   RawDb db(path_);
   EXPECT_EQ(db.Int("SELECT COUNT(*) FROM calls"), 0);
@@ -870,7 +919,7 @@ TEST_F(SqliteBatchTest, FailedBatchLeavesNoCallRows) {
 }
 
 TEST_F(SqliteBatchTest, DeletedBatchIsNotFound) {
-  ASSERT_THAT(store_->InsertBatch(Batch("a", "1", kPrefixA), {}, nullptr), IsOk());
+  ASSERT_THAT(store_->InsertBatch(Batch("a", "1", kPrefixA), {}, {}, nullptr), IsOk());
   {
     RawDb db(path_);
     ASSERT_EQ(sqlite3_exec(db.get(), "UPDATE batches SET deleted_at = 1 WHERE id = 'batch-a-1'",
@@ -882,7 +931,7 @@ TEST_F(SqliteBatchTest, DeletedBatchIsNotFound) {
 }
 
 TEST_F(SqliteBatchTest, CorruptBatchColumnIsInternalWithoutSql) {
-  ASSERT_THAT(store_->InsertBatch(Batch("a", "1", kPrefixA), {}, nullptr), IsOk());
+  ASSERT_THAT(store_->InsertBatch(Batch("a", "1", kPrefixA), {}, {}, nullptr), IsOk());
   {
     RawDb db(path_);
     ASSERT_EQ(
@@ -906,7 +955,7 @@ TEST_F(SqliteBatchTest, KillInTheMiddleOfAnInsertLeavesNothing) {
         setenv("NEXUS_TEST_KILL_AFTER_CALLS", "9950", 1);
         auto store = OpenStore("sqlite://" + path_, {.allow_test_faults = true});
         if (!store.ok()) _exit(1);
-        (void)(*store)->InsertBatch(Batch("a", "1", kPrefixA), rows.calls(), &record);
+        (void)(*store)->InsertBatch(Batch("a", "1", kPrefixA), rows.calls(), {}, &record);
         _exit(0);  // not reached when the hook fires
       },
       testing::KilledBySignal(SIGKILL), "");
@@ -920,7 +969,7 @@ TEST_F(SqliteBatchTest, KillInTheMiddleOfAnInsertLeavesNothing) {
   EXPECT_EQ(db.Int("SELECT COUNT(*) FROM calls"), 0);
   // The database is intact and writable.
   EXPECT_EQ(db.Int("SELECT COUNT(*) FROM pragma_integrity_check WHERE integrity_check = 'ok'"), 1);
-  EXPECT_THAT(store_->InsertBatch(Batch("a", "1", kPrefixA), rows.calls(), &record), IsOk());
+  EXPECT_THAT(store_->InsertBatch(Batch("a", "1", kPrefixA), rows.calls(), {}, &record), IsOk());
 }
 
 TEST_F(SqliteBatchTest, KillHookIsIgnoredWithoutAllowTestFaults) {
@@ -929,7 +978,7 @@ TEST_F(SqliteBatchTest, KillHookIsIgnoredWithoutAllowTestFaults) {
   unsetenv("NEXUS_TEST_KILL_AFTER_CALLS");
   ASSERT_THAT(store, IsOk());
   const CallRows rows(3);
-  EXPECT_THAT((*store)->InsertBatch(Batch("a", "1", kPrefixA), rows.calls(), nullptr), IsOk());
+  EXPECT_THAT((*store)->InsertBatch(Batch("a", "1", kPrefixA), rows.calls(), {}, nullptr), IsOk());
   EXPECT_THAT((*store)->GetBatch("org-a", "batch-a-1"), IsOk());
 }
 
@@ -1085,7 +1134,7 @@ class CallQueryTest : public testing::Test {
     ASSERT_THAT(store_->CreateWorkspace(Workspace("b")), IsOk());
     batch_ = Batch("a", "q", kPrefixA);
     batch_.variable_keys = {"name", "city", "a.b", "q\"k", "notes", "back\\slash", "first name"};
-    ASSERT_THAT(store_->InsertBatch(batch_, QueryContacts().calls(), nullptr), IsOk());
+    ASSERT_THAT(store_->InsertBatch(batch_, QueryContacts().calls(), {}, nullptr), IsOk());
   }
 
   // Runs `sql` on a raw connection (the dialler's updates, until it exists).
@@ -1191,8 +1240,9 @@ TEST_F(CallQueryTest, SummaryReadsTheBatchCounters) {
 
 TEST_F(CallQueryTest, InsertBatchStartsTheCountersAtQueued) {
   const Contacts two = {{"+12125550100", "{}"}, {"+12125550101", "{}"}};
-  ASSERT_THAT(store_->InsertBatch(Batch("a", "two", kPrefixB), two.calls(), nullptr), IsOk());
-  ASSERT_THAT(store_->InsertBatch(Batch("a", "none", "6644556600aabbccff"), {}, nullptr), IsOk());
+  ASSERT_THAT(store_->InsertBatch(Batch("a", "two", kPrefixB), two.calls(), {}, nullptr), IsOk());
+  ASSERT_THAT(store_->InsertBatch(Batch("a", "none", "6644556600aabbccff"), {}, {}, nullptr),
+              IsOk());
   RawDb db(path_);
   EXPECT_EQ(db.Int("SELECT queued FROM batch_call_counts WHERE batch_id = 'batch-a-two'"), 2);
   EXPECT_EQ(db.Int("SELECT queued + in_progress + completed + failed + no_answer + busy + dnc + "
@@ -1328,7 +1378,7 @@ TEST_F(CallQueryTest, BadArgumentsAndOtherBatchesAreRefused) {
 TEST_F(CallQueryTest, CallsOfAnotherBatchNeverAppear) {
   const Contacts other = {{"+12125550100", R"({"name":"Emily Davis"})"}};
   domain::Batch second = Batch("a", "other", kPrefixB);
-  ASSERT_THAT(store_->InsertBatch(second, other.calls(), nullptr), IsOk());
+  ASSERT_THAT(store_->InsertBatch(second, other.calls(), {}, nullptr), IsOk());
   EXPECT_EQ(Seqs(Query([](CallQuery& q) { q.search = "emily davis"; })), Result({0}, 1));
   ASSERT_OK_AND_ASSIGN(CallPage page, store_->ListCalls("org-a", second.id, CallQuery()));
   EXPECT_EQ(page.total, 1);
@@ -1404,11 +1454,11 @@ TEST_F(CallQueryTest, BatchListIsTheOwnersNewestFirstWithCountersAndSearch) {
   spring.status = domain::BatchStatus::kActive;
   spring.created_at = kT0 + absl::Hours(1);
   const Contacts two = {{"+12125550100", "{}"}, {"+12125550101", "{}"}};
-  ASSERT_THAT(store_->InsertBatch(spring, two.calls(), nullptr), IsOk());
+  ASSERT_THAT(store_->InsertBatch(spring, two.calls(), {}, nullptr), IsOk());
   domain::Batch other_user = Batch("a", "member", "6644556600aabbccff");
   other_user.user_id = "user-a-member";
   ASSERT_THAT(store_->InsertUser(User("a", "member", domain::Role::kMember)), IsOk());
-  ASSERT_THAT(store_->InsertBatch(other_user, {}, nullptr), IsOk());
+  ASSERT_THAT(store_->InsertBatch(other_user, {}, {}, nullptr), IsOk());
   SetCall(0, "completed", 1, 5);
   SetCall(1, "in_progress", 1, 5);
 
