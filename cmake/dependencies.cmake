@@ -9,6 +9,8 @@ find_package(spdlog CONFIG REQUIRED)
 find_package(CLI11 CONFIG REQUIRED)
 find_package(Protobuf REQUIRED)
 find_package(ICU REQUIRED COMPONENTS uc i18n)
+# libcurl (libcurl4-openssl-dev): dispatches to the agent runtime (src/schedule/dispatch_client.h).
+find_package(CURL REQUIRED)
 
 # libphonenumber ships neither a CMake config nor a .pc file.
 find_path(PHONENUMBER_INCLUDE_DIR phonenumbers/phonenumberutil.h REQUIRED)

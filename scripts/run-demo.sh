@@ -12,7 +12,9 @@ demo_file=".nexus/demo.json"
 if [[ ! -f "$db_path" || ! -f "$demo_file" ]]; then
   mkdir -p .nexus
   umask 077
-  "$nexus" init --demo --org "Demo Workspace" --json > "$demo_file"
+  # The legal window is off in the demo workspace so that the simulated calls can be tried at
+  # any hour; real workspaces keep the default 08:00-21:00 (PATCH /api/organization sets it).
+  "$nexus" init --demo --org "Demo Workspace" --legal-window off --json > "$demo_file"
 fi
 
 field() { sed -n "s/.*\"$1\":\"\([^\"]*\)\".*/\1/p" "$demo_file"; }
@@ -34,9 +36,13 @@ cat <<TXT
 
     curl -H "Authorization: Bearer $token" localhost:$port/api/call/upload \\
       -F file=@examples/contacts.csv -F userId=$user -F batchName="Demo batch" \\
-      -F batchType=outbound -F 'callingNumbers=["$number"]' -F type=true
+      -F batchType=outbound -F 'callingNumbers=["$number"]' -F type=true \
+      -F 'callingHour={"start":"00:00","end":"23:59"}' -F 'allowedDays=[0,1,2,3,4,5,6]'
+
+  The built-in simulator answers the calls (serve --simulate): read the batch's progress with
+    curl -H "Authorization: Bearer $token" "localhost:$port/api/call/batch-details/<batch _id>"
 
     curl -H "Authorization: Bearer $token" "localhost:$port/api/call/batches/$user"
 
 TXT
-exec "$nexus" serve --port "$port"
+exec "$nexus" serve --port "$port" --simulate

@@ -17,6 +17,7 @@ struct InitArgs {
   std::string org = "Default";
   bool demo = false;
   bool json = false;
+  std::string legal_window = "08:00-21:00";  // or "off"
 };
 int RunInit(const InitArgs& args);
 
@@ -46,9 +47,23 @@ struct ServeArgs {
   uint64_t max_cell_bytes = 64 * 1024;
   uint64_t max_decompressed_bytes = 1ull << 30;
   std::string log_level = "info";
+  // Dialling (SPEC §6).
+  bool dialler = true;
+  double call_timeout_seconds = 600;
+  int per_number_concurrency = 1;
+  int dispatch_threads = 8;
+  double dispatch_timeout_seconds = 10;
+  int dialler_tick_ms = 200;
+  bool simulate = false;
+  std::string simulate_mix = "completed=60,no_answer=20,busy=10,failed=10";
+  double simulate_min_seconds = 2;
+  double simulate_max_seconds = 8;
   // Hidden, for the fault tests only: honour NEXUS_TEST_KILL_AFTER_CALLS and cap the database.
   bool test_allow_faults = false;
   int64_t test_max_page_count = 0;
+  // Hidden, for the dialling tests only: the service clock starts at this RFC 3339 instant and
+  // runs at the real rate from there.
+  std::string test_start_time;
 };
 int RunServe(const ServeArgs& args);
 

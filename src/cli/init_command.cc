@@ -4,6 +4,7 @@
 
 #include "cli/commands.h"
 #include "core/clock.h"
+#include "domain/daily_window.h"
 #include "service/bootstrap.h"
 #include "store/store.h"
 
@@ -18,6 +19,19 @@ int RunInit(const InitArgs& args) {
   service::InitOptions options;
   options.organization_name = args.org;
   options.demo = args.demo;
+  if (args.legal_window == "off") {
+    options.legal_window = std::nullopt;
+  } else {
+    const size_t dash = args.legal_window.find('-');
+    auto window = domain::MakeDailyWindow(
+        "--legal-window", std::string_view(args.legal_window).substr(0, dash),
+        dash == std::string::npos ? "" : std::string_view(args.legal_window).substr(dash + 1));
+    if (!window.ok()) {
+      std::cerr << "nexus init: --legal-window must be HH:MM-HH:MM or off\n";
+      return 1;
+    }
+    options.legal_window = *window;
+  }
   auto result = service::InitWorkspace(**store, core::RealClock::Real(), options);
   if (!result.ok()) {
     std::cerr << "nexus init: " << result.status().message() << "\n";

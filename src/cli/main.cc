@@ -92,7 +92,52 @@ int main(int argc, char** argv) {
       ->envname("NEXUS_MAX_DECOMPRESSED_BYTES")
       ->check(CLI::Range(uint64_t{1} << 20, uint64_t{1} << 40))
       ->capture_default_str();
+  serve_cmd->add_flag("!--no-dialler", serve.dialler, "Do not dial (uploads and reads only)")
+      ->envname("NEXUS_NO_DIALLER");
+  serve_cmd
+      ->add_option("--call-timeout", serve.call_timeout_seconds,
+                   "Seconds an attempt may go without a report before it counts as failed")
+      ->envname("NEXUS_CALL_TIMEOUT")
+      ->check(CLI::Range(1.0, 86400.0))
+      ->capture_default_str();
+  serve_cmd
+      ->add_option("--per-number-concurrency", serve.per_number_concurrency,
+                   "Calls at a time per calling number")
+      ->envname("NEXUS_PER_NUMBER_CONCURRENCY")
+      ->check(CLI::Range(1, 100000))
+      ->capture_default_str();
+  serve_cmd
+      ->add_option("--dispatch-threads", serve.dispatch_threads,
+                   "Concurrent dispatches to agent runtimes")
+      ->envname("NEXUS_DISPATCH_THREADS")
+      ->check(CLI::Range(1, 256))
+      ->capture_default_str();
+  serve_cmd
+      ->add_option("--dispatch-timeout", serve.dispatch_timeout_seconds,
+                   "Seconds a dispatch may take before it counts as a failed attempt")
+      ->envname("NEXUS_DISPATCH_TIMEOUT")
+      ->check(CLI::Range(0.1, 600.0))
+      ->capture_default_str();
+  serve_cmd->add_option("--dialler-tick-ms", serve.dialler_tick_ms, "Milliseconds between passes")
+      ->envname("NEXUS_DIALLER_TICK_MS")
+      ->check(CLI::Range(5, 60000))
+      ->capture_default_str();
+  serve_cmd
+      ->add_flag("--simulate", serve.simulate,
+                 "Answer dispatches with the built-in simulator instead of agent runtimes")
+      ->envname("NEXUS_SIMULATE");
+  serve_cmd->add_option("--simulate-mix", serve.simulate_mix, "Simulated outcome weights")
+      ->capture_default_str();
+  serve_cmd
+      ->add_option("--simulate-min-seconds", serve.simulate_min_seconds, "Shortest simulated call")
+      ->check(CLI::Range(0.0, 3600.0))
+      ->capture_default_str();
+  serve_cmd
+      ->add_option("--simulate-max-seconds", serve.simulate_max_seconds, "Longest simulated call")
+      ->check(CLI::Range(0.0, 3600.0))
+      ->capture_default_str();
   // Test-only fault injection: in no help text (empty group), off unless given.
+  serve_cmd->add_option("--test-start-time", serve.test_start_time)->group("");
   serve_cmd->add_flag("--test-allow-faults", serve.test_allow_faults)->group("");
   serve_cmd->add_option("--test-max-page-count", serve.test_max_page_count)->group("");
   serve_cmd->add_option("--log-level", serve.log_level, "debug, info, warn or error")
@@ -108,6 +153,10 @@ int main(int argc, char** argv) {
       ->envname("NEXUS_ORG")
       ->capture_default_str();
   init_cmd->add_flag("--demo", init.demo, "Also create a demo agent and phone number");
+  init_cmd
+      ->add_option("--legal-window", init.legal_window,
+                   "The organization's legal calling window, HH:MM-HH:MM, or off")
+      ->capture_default_str();
   init_cmd->add_flag("--json", init.json, "Print one JSON object");
 
   TokenCreateArgs token;

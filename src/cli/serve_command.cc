@@ -11,6 +11,9 @@
 #include "domain/phone_normalizer.h"
 #include "http/api.h"
 #include "http/server.h"
+#include "schedule/dialler.h"
+#include "schedule/dispatch_client.h"
+#include "schedule/simulator.h"
 #include "service/auth_service.h"
 #include "service/workspace_service.h"
 #include "store/store.h"
@@ -57,6 +60,9 @@ int WaitForStopSignal(const sigset_t& signals) {
 
 int RunServe(const ServeArgs& args) {
   const sigset_t stop_signals = BlockStopSignals();
+  // A peer closing a connection must be an error on that socket, not the end of the process
+  // (dispatches over TLS, clients going away mid-response).
+  std::signal(SIGPIPE, SIG_IGN);
   core::SetLogLevel(ParseLevel(args.log_level));
 
   store::StoreOptions store_options;
@@ -72,7 +78,20 @@ int RunServe(const ServeArgs& args) {
     return 1;
   }
   core::Metrics metrics;
-  const core::Clock& clock = core::RealClock::Real();
+  std::optional<core::ShiftedClock> test_clock;
+  if (!args.test_start_time.empty()) {
+    absl::Time start;
+    std::string error;
+    if (!absl::ParseTime(absl::RFC3339_full, args.test_start_time, &start, &error)) {
+      std::cerr << "nexus serve: --test-start-time: " << error << "\n";
+      return 1;
+    }
+    test_clock.emplace(start);
+    core::Log(core::LogLevel::kWarn, "test clock in use: never use this in production")
+        .Str("start", args.test_start_time);
+  }
+  const core::Clock& clock =
+      test_clock ? static_cast<const core::Clock&>(*test_clock) : core::RealClock::Real();
   service::AuthService auth(**store);
   service::WorkspaceService workspace(**store, clock);
   service::UploadLimits upload_limits;
@@ -94,9 +113,42 @@ int RunServe(const ServeArgs& args) {
         .Int("files", swept);
   }
   store::Store& db = **store;
-  const http::Api api(
-      {[&db] { return db.Ping(); }, &auth, &workspace, &uploads, &in_flight, &metrics, &batches},
-      api_options);
+
+  // Dialling: the simulator or agent runtimes over HTTP. Declared so that the senders are
+  // destroyed before the dialler their callbacks report to.
+  schedule::DiallerOptions dialler_options;
+  dialler_options.per_number_concurrency = args.per_number_concurrency;
+  dialler_options.call_timeout = absl::Seconds(args.call_timeout_seconds);
+  dialler_options.tick = absl::Milliseconds(args.dialler_tick_ms);
+  std::unique_ptr<schedule::CallSender> sender;
+  std::unique_ptr<schedule::Dialler> dialler;
+  std::unique_ptr<schedule::DispatchClient> dispatch_client;
+  std::unique_ptr<schedule::Simulator> simulator;
+  if (args.simulate) {
+    schedule::SimulatorOptions simulator_options;
+    simulator_options.min_duration = absl::Seconds(args.simulate_min_seconds);
+    simulator_options.max_duration = absl::Seconds(args.simulate_max_seconds);
+    auto mix = schedule::ParseSimulatorMix(args.simulate_mix, simulator_options);
+    if (!mix.ok()) {
+      std::cerr << "nexus serve: " << mix.status().message() << "\n";
+      return 1;
+    }
+    simulator = std::make_unique<schedule::Simulator>(*mix);
+    dialler = std::make_unique<schedule::Dialler>(db, clock, *simulator, dialler_options, &metrics);
+    simulator->Attach(dialler.get());
+  } else {
+    schedule::DispatchClientOptions client_options;
+    client_options.threads = args.dispatch_threads;
+    client_options.timeout = absl::Seconds(args.dispatch_timeout_seconds);
+    dispatch_client = std::make_unique<schedule::DispatchClient>(client_options,
+                                                                 [&clock] { return clock.Now(); });
+    sender = std::make_unique<schedule::HttpCallSender>(*dispatch_client);
+    dialler = std::make_unique<schedule::Dialler>(db, clock, *sender, dialler_options, &metrics);
+  }
+
+  const http::Api api({[&db] { return db.Ping(); }, &auth, &workspace, &uploads, &in_flight,
+                       &metrics, &batches, dialler.get()},
+                      api_options);
 
   http::ServerOptions options;
   options.host = args.host;
@@ -115,12 +167,24 @@ int RunServe(const ServeArgs& args) {
     std::cerr << "nexus serve: " << port.status().message() << "\n";
     return 1;
   }
+  if (args.dialler) {
+    if (absl::Status started = dialler->Start(); !started.ok()) {
+      std::cerr << "nexus serve: cannot start the dialler: " << started.message() << "\n";
+      return 1;
+    }
+    core::Log(core::LogLevel::kInfo, "dialler started")
+        .Bool("simulate", args.simulate)
+        .Int("per_number_concurrency", args.per_number_concurrency);
+  }
   // Tests and scripts read this line to learn the port (it matters with --port 0).
   std::cout << "nexus listening on http://" << args.host << ":" << *port << std::endl;
 
   const int signal = WaitForStopSignal(stop_signals);
   core::Log(core::LogLevel::kInfo, "shutting down").Int("signal", signal);
+  dialler->Stop();  // no new attempts; reports of those in flight are still taken until the end
   server.Shutdown();
+  dispatch_client.reset();  // finishes dispatches in flight (their results are recorded)
+  simulator.reset();
   core::Log(core::LogLevel::kInfo, "stopped");
   return 0;
 }

@@ -26,4 +26,8 @@ void FakeClock::Advance(absl::Duration d) {
   now_ += d;
 }
 
+ShiftedClock::ShiftedClock(absl::Time start) : offset_(start - absl::Now()) {}
+
+absl::Time ShiftedClock::Now() const { return absl::Now() + offset_; }
+
 }  // namespace nexus::core

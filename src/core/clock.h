@@ -23,6 +23,17 @@ class RealClock final : public Clock {
   static Clock& Real();
 };
 
+// A clock that starts at a given instant and runs at the real rate from there (the hidden
+// `serve --test-start-time`, for dialling tests).
+class ShiftedClock final : public Clock {
+ public:
+  explicit ShiftedClock(absl::Time start);
+  absl::Time Now() const override;
+
+ private:
+  absl::Duration offset_;
+};
+
 // A clock that moves only when told to.
 class FakeClock final : public Clock {
  public:

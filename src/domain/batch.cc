@@ -28,10 +28,14 @@ std::optional<BatchType> ParseBatchType(std::string_view text) {
 
 std::string_view BatchStatusName(BatchStatus status) {
   switch (status) {
-    case BatchStatus::kActive: return "active";
-    case BatchStatus::kPaused: return "paused";
-    case BatchStatus::kCompleted: return "completed";
-    case BatchStatus::kCanceled: return "canceled";
+    case BatchStatus::kActive:
+      return "active";
+    case BatchStatus::kPaused:
+      return "paused";
+    case BatchStatus::kCompleted:
+      return "completed";
+    case BatchStatus::kCanceled:
+      return "canceled";
   }
   return "active";
 }
@@ -42,20 +46,33 @@ std::optional<BatchStatus> ParseBatchStatus(std::string_view text) {
 
 std::string_view CallStatusName(CallStatus status) {
   switch (status) {
-    case CallStatus::kQueued: return "queued";
-    case CallStatus::kInProgress: return "in_progress";
-    case CallStatus::kCompleted: return "completed";
-    case CallStatus::kFailed: return "failed";
-    case CallStatus::kNoAnswer: return "no_answer";
-    case CallStatus::kBusy: return "busy";
-    case CallStatus::kDnc: return "dnc";
-    case CallStatus::kCanceled: return "canceled";
+    case CallStatus::kQueued:
+      return "queued";
+    case CallStatus::kInProgress:
+      return "in_progress";
+    case CallStatus::kCompleted:
+      return "completed";
+    case CallStatus::kFailed:
+      return "failed";
+    case CallStatus::kNoAnswer:
+      return "no_answer";
+    case CallStatus::kBusy:
+      return "busy";
+    case CallStatus::kDnc:
+      return "dnc";
+    case CallStatus::kCanceled:
+      return "canceled";
   }
   return "queued";
 }
 
 std::optional<CallStatus> ParseCallStatus(std::string_view text) {
   return ParseByName(text, kAllCallStatuses, CallStatusName);
+}
+
+bool IsAttemptOutcome(CallStatus status) {
+  return status == CallStatus::kCompleted || status == CallStatus::kFailed ||
+         status == CallStatus::kNoAnswer || status == CallStatus::kBusy;
 }
 
 }  // namespace nexus::domain

@@ -18,7 +18,16 @@ namespace nexus::domain {
 
 enum class BatchType { kOutbound, kMixed };
 enum class BatchStatus { kActive, kPaused, kCompleted, kCanceled };
-enum class CallStatus { kQueued, kInProgress, kCompleted, kFailed, kNoAnswer, kBusy, kDnc, kCanceled };
+enum class CallStatus {
+  kQueued,
+  kInProgress,
+  kCompleted,
+  kFailed,
+  kNoAnswer,
+  kBusy,
+  kDnc,
+  kCanceled
+};
 
 std::string_view BatchTypeName(BatchType type);
 std::optional<BatchType> ParseBatchType(std::string_view text);
@@ -29,8 +38,8 @@ std::optional<CallStatus> ParseCallStatus(std::string_view text);
 
 // Every call status, in the order summaries list them.
 inline constexpr CallStatus kAllCallStatuses[] = {
-    CallStatus::kQueued, CallStatus::kInProgress, CallStatus::kCompleted, CallStatus::kFailed,
-    CallStatus::kNoAnswer, CallStatus::kBusy, CallStatus::kDnc, CallStatus::kCanceled};
+    CallStatus::kQueued,   CallStatus::kInProgress, CallStatus::kCompleted, CallStatus::kFailed,
+    CallStatus::kNoAnswer, CallStatus::kBusy,       CallStatus::kDnc,       CallStatus::kCanceled};
 
 // Dialling settings of a batch, validated (see service/upload_form.h for the rules).
 struct BatchSettings {
@@ -65,6 +74,19 @@ struct Batch {
   absl::Time updated_at;
 };
 
+// One reported outcome of a dispatch attempt (SPEC §5 phoneLogs).
+struct PhoneLog {
+  int64_t attempt = 0;
+  CallStatus status = CallStatus::kCompleted;
+  std::optional<int64_t> duration_seconds;
+  std::string recording_url;
+  std::string transcript;
+  absl::Time created_at;
+};
+
+// The statuses a runtime may report for an attempt: completed, failed, no_answer, busy.
+bool IsAttemptOutcome(CallStatus status);
+
 // One call of a batch as stored.
 struct Call {
   std::string id;  // batch.call_id_prefix + 6 hex digits of seq
@@ -78,6 +100,7 @@ struct Call {
   std::optional<absl::Time> next_attempt_at;
   absl::Time created_at;
   absl::Time updated_at;
+  std::vector<PhoneLog> phone_logs;  // oldest first; filled by batch-details queries only
 };
 
 }  // namespace nexus::domain

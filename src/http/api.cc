@@ -26,6 +26,7 @@ Api::Api(ApiServices services, ApiOptions options) : services_(services), option
   AddWorkspaceRoutes(router_, services_, options_.json_body_limit);
   AddUploadRoutes(router_, services_, options_.upload);
   AddBatchRoutes(router_, services_, options_.json_body_limit);
+  AddCallStatusRoutes(router_, services_, options_.json_body_limit);
 }
 
 Plan Api::Prepare(Request& head) const {

@@ -13,6 +13,7 @@
 #include "core/metrics.h"
 #include "http/router.h"
 #include "http/server.h"
+#include "schedule/dialler.h"
 #include "service/auth_service.h"
 #include "service/batch_service.h"
 #include "service/idempotency.h"
@@ -40,6 +41,7 @@ struct ApiServices {
   service::InFlightKeys* in_flight = nullptr;
   core::Metrics* metrics = nullptr;
   service::BatchService* batch = nullptr;
+  schedule::Dialler* dialler = nullptr;  // POST /api/call/{callId}/status
 };
 
 class Api {
@@ -60,6 +62,8 @@ class Api {
 // Route groups, defined in their own files and registered by Api's constructor.
 void AddOperationsRoutes(Router& router, const ApiServices& services);
 void AddWorkspaceRoutes(Router& router, const ApiServices& services, uint64_t json_body_limit);
+// POST /api/call/{callId}/status, the agent runtime's signed reports (call_status_routes.cc).
+void AddCallStatusRoutes(Router& router, const ApiServices& services, uint64_t json_body_limit);
 // Batch details, lists, delete, start/stop calling and the CSV export (batch_routes.cc).
 void AddBatchRoutes(Router& router, const ApiServices& services, uint64_t json_body_limit);
 // `services` and `options` must outlive the router (the Api keeps both).

@@ -94,6 +94,19 @@ json Variables(const domain::Call& call) {
   return variables.is_object() ? variables : json::object();
 }
 
+json EncodePhoneLogs(const domain::Call& call) {
+  json logs = json::array();
+  for (const domain::PhoneLog& log : call.phone_logs) {
+    logs.push_back({{"attempt", log.attempt},
+                    {"callStatus", domain::CallStatusName(log.status)},
+                    {"callDuration", log.duration_seconds ? json(*log.duration_seconds) : json()},
+                    {"recordingUrl", log.recording_url},
+                    {"transcript", log.transcript},
+                    {"createdAt", core::FormatIsoMillis(log.created_at)}});
+  }
+  return logs;
+}
+
 json EncodeCall(const domain::Call& call) {
   json out = {{"_id", call.id},
               {"phoneNumber", call.phone},
@@ -101,7 +114,7 @@ json EncodeCall(const domain::Call& call) {
               {"attempts", call.attempts},
               {"nextAttemptAt",
                call.next_attempt_at ? json(core::FormatIsoMillis(*call.next_attempt_at)) : json()},
-              {"phoneLogs", json::array()},  // attempts are recorded by the dialler (later)
+              {"phoneLogs", EncodePhoneLogs(call)},
               {"createdAt", core::FormatIsoMillis(call.created_at)},
               {"updatedAt", core::FormatIsoMillis(call.updated_at)}};
   json nested = json::object();
@@ -302,9 +315,15 @@ absl::StatusOr<Response> ExportCsv(BatchService& batches, RouteContext& c) {
         const std::string attempts = std::to_string(call.attempts);
         const std::string created = core::FormatIsoMillis(call.created_at);
         const std::string updated = core::FormatIsoMillis(call.updated_at);
-        // lastCallDuration and lastRecordingUrl come from call attempts (the dialler, later).
+        // The latest reported attempt's duration and recording.
+        std::string duration, recording;
+        if (!call.phone_logs.empty()) {
+          const domain::PhoneLog& last = call.phone_logs.back();
+          if (last.duration_seconds) duration = std::to_string(*last.duration_seconds);
+          recording = last.recording_url;
+        }
         const std::string_view fixed[] = {call.id,  call.phone, domain::CallStatusName(call.status),
-                                          attempts, "",         "",
+                                          attempts, duration,   recording,
                                           created,  updated};
         AppendCsvRow(csv, fixed, values);
         return absl::OkStatus();

@@ -37,6 +37,7 @@ absl::StatusOr<InitResult> InitWorkspace(store::Store& store, const core::Clock&
   org.id = core::NewObjectId(now);
   org.name = std::string(absl::StripAsciiWhitespace(options.organization_name));
   org.created_at = now;
+  org.legal_window = options.legal_window;
 
   domain::User& admin = workspace.admin;
   admin.id = core::NewObjectId(now);

@@ -23,6 +23,9 @@ namespace nexus::service {
 struct InitOptions {
   std::string organization_name = "Default";
   bool demo = false;  // also create a demo agent (en-US; variables name*, account_id) + number
+  // The organization's legal calling window; nullopt switches it off (the `make run` demo, so
+  // that the simulator can be tried at any hour).
+  std::optional<domain::DailyWindow> legal_window = domain::kDefaultLegalWindow;
 };
 
 struct InitResult {

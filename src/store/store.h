@@ -146,6 +146,76 @@ struct BatchListPage {
   int64_t total = 0;
 };
 
+// --- dialling (schedule/dispatcher.h) ---------------------------------------------------------
+
+// A call the dialler may start, with the state it was read in (StartAttempts compares it).
+struct DialCandidate {
+  std::string call_id;
+  std::string batch_id;
+  int64_t seq = 0;
+  std::string phone;                    // E.164
+  std::optional<std::string> timezone;  // the contact's own zone
+  std::string variables_json;
+  domain::CallStatus status = domain::CallStatus::kQueued;
+  int64_t attempts = 0;
+  std::optional<absl::Time> next_attempt_at;
+};
+
+// Start one attempt of a call, if it is still in the state it was read in.
+struct AttemptStart {
+  std::string call_id;
+  domain::CallStatus expected_status = domain::CallStatus::kQueued;
+  int64_t expected_attempts = 0;
+  std::string from;     // the calling number (E.164) dialling it
+  absl::Time deadline;  // no report by then: the attempt counts as failed
+};
+
+// A call's next attempt moved to `until` (its window's next opening), if still in the state it
+// was read in.
+struct Deferral {
+  std::string call_id;
+  domain::CallStatus expected_status = domain::CallStatus::kQueued;
+  int64_t expected_attempts = 0;
+  absl::Time until;
+};
+
+// What the runtime reported for an attempt (or the timeout decided).
+struct AttemptOutcome {
+  std::string call_id;
+  int64_t attempt = 0;  // the attempt reported on (calls.attempts when it was started)
+  domain::CallStatus status = domain::CallStatus::kFailed;  // an attempt outcome
+  std::optional<int64_t> duration_seconds;
+  std::string recording_url;
+  std::string transcript;
+  std::optional<absl::Time> next_attempt_at;  // a retry; nullopt = the call ends here
+};
+
+enum class OutcomeEffect {
+  kApplied,    // the call left in_progress with this outcome
+  kDuplicate,  // this attempt already has this outcome: nothing changed
+  kLogged,     // a late or second report: logged, the call's status unchanged
+};
+
+// The call an outcome report names, with what checking and applying it needs.
+struct CallRef {
+  std::string call_id;
+  std::string batch_id;
+  std::string organization_id;
+  std::string agent_id;
+  domain::CallStatus status = domain::CallStatus::kQueued;
+  int64_t attempts = 0;
+  std::optional<std::string> timezone;
+};
+
+// An attempt in progress (restart: its calling number is busy; timeouts).
+struct InProgressCall {
+  std::string call_id;
+  std::string batch_id;
+  std::string from;
+  int64_t attempts = 0;
+  absl::Time deadline;
+};
+
 class Store {
  public:
   virtual ~Store() = default;
@@ -270,6 +340,44 @@ class Store {
   // method. NotFound when it is missing or already deleted.
   virtual absl::Status DeleteBatch(std::string_view org_id, std::string_view batch_id,
                                    absl::Time when) = 0;
+
+  // --- dialling ------------------------------------------------------------------------------
+  // Calls' status and attempts change only through these; each adjusts the batch counters in
+  // the same transaction, and a batch whose calls are all final becomes completed.
+  //
+  // Active, not deleted batches of every organization, oldest first.
+  virtual absl::StatusOr<std::vector<domain::Batch>> ListActiveBatches() = 0;
+  // Queued calls never deferred (next_attempt_at NULL) of the batch with seq > after_seq, in row
+  // order: those with their own time zone (own_zone) or those on the batch's zone.
+  virtual absl::StatusOr<std::vector<DialCandidate>> ListFreshCalls(std::string_view batch_id,
+                                                                    bool own_zone,
+                                                                    int64_t after_seq,
+                                                                    int limit) = 0;
+  // Calls of the batch whose next attempt (a deferral or a retry) is due at `now`, earliest
+  // first.
+  virtual absl::StatusOr<std::vector<DialCandidate>> ListWaitingCalls(std::string_view batch_id,
+                                                                      absl::Time now,
+                                                                      int limit) = 0;
+  // In one transaction, each start whose call still has the expected status and attempts and
+  // whose batch is active: status in_progress, attempts + 1, next attempt cleared, deadline and
+  // calling number set. Returns, per start, whether it happened.
+  virtual absl::StatusOr<std::vector<bool>> StartAttempts(std::span<const AttemptStart> starts,
+                                                          absl::Time now) = 0;
+  virtual absl::Status DeferCalls(std::span<const Deferral> deferrals, absl::Time now) = 0;
+  // Ends the call as dnc (SPEC: a number put on the list after the upload is never dialled), if
+  // it still has the expected status and attempts. Returns whether it did.
+  virtual absl::StatusOr<bool> MarkCallDnc(std::string_view call_id,
+                                           domain::CallStatus expected_status,
+                                           int64_t expected_attempts, absl::Time now) = 0;
+  // Appends a phone log per outcome (once per call, attempt and status) and, when the call is
+  // in_progress on that attempt, applies the outcome (status, next attempt, counters).
+  virtual absl::StatusOr<std::vector<OutcomeEffect>> RecordOutcomes(
+      std::span<const AttemptOutcome> outcomes, absl::Time now) = 0;
+  // The call with this ID in any organization's non-deleted batch; NotFound otherwise.
+  virtual absl::StatusOr<CallRef> FindCall(std::string_view call_id) = 0;
+  // Attempts in progress whose deadline is at or before `until` (InfiniteFuture: all).
+  virtual absl::StatusOr<std::vector<InProgressCall>> ListInProgress(absl::Time until,
+                                                                     int limit) = 0;
 };
 
 struct StoreOptions {

@@ -211,7 +211,34 @@ CREATE TABLE batch_skipped_rows (
 ) WITHOUT ROWID;
 ALTER TABLE batches ADD COLUMN source_columns TEXT NOT NULL DEFAULT '[]';
 )sql"},
-    // Append new migrations here: {6, R"sql(...)sql"}, ...
+    // Dialling (SPEC §6). Every index here is partial on columns an upload leaves NULL (or on
+    // calls with their own time zone), so a large upload pays nothing for them.
+    //  - calls_waiting: calls whose next attempt is scheduled (deferred to their window's
+    //    opening, or a retry), per batch by due time.
+    //  - calls_own_zone: queued, never-deferred calls with their own time zone; calls on the
+    //    batch's zone are read through calls_by_status while the batch's window is open.
+    //  - calls_in_progress: attempts by deadline (timeouts; restart recovery).
+    //  - call_logs: one row per reported outcome (phoneLogs); a repeated report of the same
+    //    outcome for the same attempt hits the primary key and changes nothing.
+    {6, R"sql(
+ALTER TABLE calls ADD COLUMN attempt_deadline INTEGER;  -- in_progress: when it counts as failed
+ALTER TABLE calls ADD COLUMN dialed_from TEXT;          -- calling number of the latest attempt
+CREATE INDEX calls_waiting ON calls (batch_id, next_attempt_at) WHERE next_attempt_at IS NOT NULL;
+CREATE INDEX calls_own_zone ON calls (batch_id, seq)
+  WHERE status = 'queued' AND timezone IS NOT NULL AND next_attempt_at IS NULL;
+CREATE INDEX calls_in_progress ON calls (attempt_deadline) WHERE attempt_deadline IS NOT NULL;
+CREATE TABLE call_logs (
+  call_id          TEXT NOT NULL,
+  attempt          INTEGER NOT NULL,
+  status           TEXT NOT NULL,
+  duration_seconds INTEGER,
+  recording_url    TEXT NOT NULL,
+  transcript       TEXT NOT NULL,
+  created_at       INTEGER NOT NULL,
+  PRIMARY KEY (call_id, attempt, status)
+) WITHOUT ROWID;
+)sql"},
+    // Append new migrations here: {7, R"sql(...)sql"}, ...
 };
 
 // Runs `sql` with `args` bound to ?1, ?2, ... and returns the first column of its first row

@@ -1043,7 +1043,22 @@ absl::StatusOr<domain::Call> ReadCall(const Cursor& row) {
                       .attempts = row.Int(7),
                       .next_attempt_at = row.OptTime(8),
                       .created_at = row.Time(9),
-                      .updated_at = row.Time(10)};
+                      .updated_at = row.Time(10),
+                      .phone_logs = {}};
+}
+
+// attempt, status, duration_seconds, recording_url, transcript, created_at (from column `col`)
+absl::StatusOr<domain::PhoneLog> ReadPhoneLog(const Cursor& row, int col) {
+  const std::optional<domain::CallStatus> status = domain::ParseCallStatus(row.Text(col + 1));
+  if (!status) return Corrupt("call_logs.status");
+  return domain::PhoneLog{.attempt = row.Int(col),
+                          .status = *status,
+                          .duration_seconds = row.IsNull(col + 2)
+                                                  ? std::nullopt
+                                                  : std::optional<int64_t>(row.Int(col + 2)),
+                          .recording_url = row.Text(col + 3),
+                          .transcript = row.Text(col + 4),
+                          .created_at = row.Time(col + 5)};
 }
 
 // queued, in_progress, completed, failed, no_answer, busy, dnc, canceled, picked, finished (from
@@ -1578,6 +1593,15 @@ absl::StatusOr<CallPage> SqliteStore::ListCalls(std::string_view org_id, std::st
     }
     if (query.limit == 0 || query.offset >= page.total) return page;
     NEXUS_ASSIGN_OR_RETURN(page.calls, SelectCalls(c, statements.page, args));
+    for (domain::Call& call : page.calls) {
+      NEXUS_ASSIGN_OR_RETURN(
+          call.phone_logs,
+          SelectAll(c,
+                    "SELECT attempt, status, duration_seconds, recording_url, transcript, "
+                    "created_at FROM call_logs WHERE call_id = ? ORDER BY attempt, created_at",
+                    {std::string_view(call.id)},
+                    [](const Cursor& log) { return ReadPhoneLog(log, 0); }));
+    }
     return page;
   });
 }
@@ -1618,10 +1642,25 @@ absl::Status SqliteStore::ForEachCall(std::string_view org_id, std::string_view 
     const auto [lowest_id, highest_id] = CallIdRange(prefix);
     const Arg args[] = {batch_id, std::string_view(lowest_id), std::string_view(highest_id)};
     NEXUS_ASSIGN_OR_RETURN(Cursor row, c.QueryArgs(kEveryCallSql.data(), args));
+    // The batch's phone logs in call-ID order, merged into the calls (also in ID order).
+    NEXUS_ASSIGN_OR_RETURN(Cursor log,
+                           c.Query("SELECT call_id, attempt, status, "
+                                   "duration_seconds, recording_url, transcript, "
+                                   "created_at FROM call_logs WHERE call_id >= ? AND "
+                                   "call_id <= ? ORDER BY call_id, attempt, created_at",
+                                   {std::string_view(lowest_id), std::string_view(highest_id)}));
+    NEXUS_ASSIGN_OR_RETURN(bool log_ready, log.Next());
     for (;;) {
       NEXUS_ASSIGN_OR_RETURN(const bool more, row.Next());
       if (!more) return absl::OkStatus();
-      NEXUS_ASSIGN_OR_RETURN(const domain::Call call, ReadCall(row));
+      NEXUS_ASSIGN_OR_RETURN(domain::Call call, ReadCall(row));
+      while (log_ready && log.TextView(0) <= std::string_view(call.id)) {
+        if (log.TextView(0) == std::string_view(call.id)) {
+          NEXUS_ASSIGN_OR_RETURN(domain::PhoneLog entry, ReadPhoneLog(log, 1));
+          call.phone_logs.push_back(std::move(entry));
+        }
+        NEXUS_ASSIGN_OR_RETURN(log_ready, log.Next());
+      }
       NEXUS_RETURN_IF_ERROR(fn(call));
     }
   });
@@ -1654,6 +1693,265 @@ absl::Status SqliteStore::DeleteBatch(std::string_view org_id, std::string_view 
                               "WHERE organization_id = ? AND id = ? AND deleted_at IS NULL",
                               {Millis(when), Millis(when), org_id, batch_id}),
                        "batch");
+  });
+}
+
+// --- dialling -------------------------------------------------------------------------------
+
+namespace {
+
+// Moves one call from status `from` to `to` in its batch's counters; `picked` and `finished`
+// are the deltas of those two counters.
+absl::Status AdjustCounts(Connection& c, std::string_view batch_id, domain::CallStatus from,
+                          domain::CallStatus to, int64_t picked, int64_t finished) {
+  return c
+      .Exec(
+          "UPDATE batch_call_counts SET "
+          "queued = queued - (?2 = 'queued') + (?3 = 'queued'), "
+          "in_progress = in_progress - (?2 = 'in_progress') + (?3 = 'in_progress'), "
+          "completed = completed - (?2 = 'completed') + (?3 = 'completed'), "
+          "failed = failed - (?2 = 'failed') + (?3 = 'failed'), "
+          "no_answer = no_answer - (?2 = 'no_answer') + (?3 = 'no_answer'), "
+          "busy = busy - (?2 = 'busy') + (?3 = 'busy'), "
+          "dnc = dnc - (?2 = 'dnc') + (?3 = 'dnc'), "
+          "canceled = canceled - (?2 = 'canceled') + (?3 = 'canceled'), "
+          "picked = picked + ?4, finished = finished + ?5 WHERE batch_id = ?1",
+          {batch_id, domain::CallStatusName(from), domain::CallStatusName(to), picked, finished})
+      .status();
+}
+
+// A batch whose calls are all final becomes completed (SPEC §6).
+absl::Status CompleteIfFinished(Connection& c, std::string_view batch_id, absl::Time now) {
+  return c
+      .Exec(
+          "UPDATE batches SET status = 'completed', updated_at = ?2 "
+          "WHERE id = ?1 AND status IN ('active', 'paused') AND EXISTS ("
+          "SELECT 1 FROM batch_call_counts k WHERE k.batch_id = ?1 AND k.finished = "
+          "k.queued + k.in_progress + k.completed + k.failed + k.no_answer + k.busy + k.dnc + "
+          "k.canceled)",
+          {batch_id, Millis(now)})
+      .status();
+}
+
+// id, batch_id, seq, phone, timezone, variables, status, attempts, next_attempt_at
+absl::StatusOr<DialCandidate> ReadCandidate(const Cursor& row) {
+  const std::optional<domain::CallStatus> status = domain::ParseCallStatus(row.Text(6));
+  if (!status) return Corrupt("calls.status");
+  return DialCandidate{.call_id = row.Text(0),
+                       .batch_id = row.Text(1),
+                       .seq = row.Int(2),
+                       .phone = row.Text(3),
+                       .timezone = row.OptText(4),
+                       .variables_json = row.Text(5),
+                       .status = *status,
+                       .attempts = row.Int(7),
+                       .next_attempt_at = row.OptTime(8)};
+}
+
+// The batch_id RETURNING gives when an UPDATE changed the call, nullopt when it did not.
+absl::StatusOr<std::optional<std::string>> UpdatedBatch(absl::StatusOr<Cursor> cursor) {
+  NEXUS_RETURN_IF_ERROR(cursor.status());
+  NEXUS_ASSIGN_OR_RETURN(const bool changed, cursor->Next());
+  if (!changed) return std::nullopt;
+  std::string batch_id = cursor->Text(0);
+  NEXUS_ASSIGN_OR_RETURN(const bool more, cursor->Next());  // run the statement to completion
+  (void)more;
+  return batch_id;
+}
+
+}  // namespace
+
+absl::StatusOr<std::vector<domain::Batch>> SqliteStore::ListActiveBatches() {
+  return Transact(*pool_, Mode::kRead, [&](Connection& c) {
+    return SelectAll(c,
+                     "SELECT id, organization_id, user_id, agent_id, call_id_prefix, name, type, "
+                     "status, calling_number_ids, retry, delay_seconds, timezone, calling_start, "
+                     "calling_end, allowed_days, enable_dnc, default_country, total_calls, "
+                     "created_at, updated_at, variable_keys FROM batches "
+                     "WHERE status = 'active' AND deleted_at IS NULL ORDER BY created_at, id",
+                     {}, ReadBatch);
+  });
+}
+
+absl::StatusOr<std::vector<DialCandidate>> SqliteStore::ListFreshCalls(std::string_view batch_id,
+                                                                       bool own_zone,
+                                                                       int64_t after_seq,
+                                                                       int limit) {
+  return Transact(*pool_, Mode::kRead, [&](Connection& c) {
+    if (own_zone) {
+      return SelectAll(c,
+                       "SELECT id, batch_id, seq, phone, timezone, variables, status, attempts, "
+                       "next_attempt_at FROM calls INDEXED BY calls_own_zone "
+                       "WHERE batch_id = ? AND status = 'queued' AND timezone IS NOT NULL AND "
+                       "next_attempt_at IS NULL AND seq > ? ORDER BY seq LIMIT ?",
+                       {batch_id, after_seq, int64_t{limit}}, ReadCandidate);
+    }
+    return SelectAll(c,
+                     "SELECT id, batch_id, seq, phone, timezone, variables, status, attempts, "
+                     "next_attempt_at FROM calls INDEXED BY calls_by_status "
+                     "WHERE batch_id = ? AND status = 'queued' AND seq > ? AND timezone IS NULL "
+                     "AND next_attempt_at IS NULL ORDER BY seq LIMIT ?",
+                     {batch_id, after_seq, int64_t{limit}}, ReadCandidate);
+  });
+}
+
+absl::StatusOr<std::vector<DialCandidate>> SqliteStore::ListWaitingCalls(std::string_view batch_id,
+                                                                         absl::Time now,
+                                                                         int limit) {
+  return Transact(*pool_, Mode::kRead, [&](Connection& c) {
+    return SelectAll(c,
+                     "SELECT id, batch_id, seq, phone, timezone, variables, status, attempts, "
+                     "next_attempt_at FROM calls INDEXED BY calls_waiting "
+                     "WHERE batch_id = ? AND next_attempt_at IS NOT NULL AND next_attempt_at <= ? "
+                     "AND status IN ('queued', 'failed', 'no_answer', 'busy') "
+                     "ORDER BY next_attempt_at LIMIT ?",
+                     {batch_id, Millis(now), int64_t{limit}}, ReadCandidate);
+  });
+}
+
+absl::StatusOr<std::vector<bool>> SqliteStore::StartAttempts(std::span<const AttemptStart> starts,
+                                                             absl::Time now) {
+  return Transact(*pool_, Mode::kWrite, [&](Connection& c) -> absl::StatusOr<std::vector<bool>> {
+    std::vector<bool> started;
+    started.reserve(starts.size());
+    for (const AttemptStart& start : starts) {
+      NEXUS_ASSIGN_OR_RETURN(
+          const std::optional<std::string> batch_id,
+          UpdatedBatch(c.Query(
+              "UPDATE calls SET status = 'in_progress', attempts = attempts + 1, "
+              "next_attempt_at = NULL, attempt_deadline = ?, dialed_from = ?, updated_at = ? "
+              "WHERE id = ? AND status = ? AND attempts = ? AND EXISTS (SELECT 1 FROM batches b "
+              "WHERE b.id = calls.batch_id AND b.status = 'active' AND b.deleted_at IS NULL) "
+              "RETURNING batch_id",
+              {Millis(start.deadline), start.from, Millis(now), start.call_id,
+               domain::CallStatusName(start.expected_status), start.expected_attempts})));
+      started.push_back(batch_id.has_value());
+      if (!batch_id) continue;
+      NEXUS_RETURN_IF_ERROR(AdjustCounts(c, *batch_id, start.expected_status,
+                                         domain::CallStatus::kInProgress,
+                                         start.expected_attempts == 0 ? 1 : 0, 0));
+    }
+    return started;
+  });
+}
+
+absl::Status SqliteStore::DeferCalls(std::span<const Deferral> deferrals, absl::Time now) {
+  return Transact(*pool_, Mode::kWrite, [&](Connection& c) -> absl::Status {
+    for (const Deferral& deferral : deferrals) {
+      NEXUS_RETURN_IF_ERROR(
+          c.Exec("UPDATE calls SET next_attempt_at = ?, updated_at = ? "
+                 "WHERE id = ? AND status = ? AND attempts = ?",
+                 {Millis(deferral.until), Millis(now), deferral.call_id,
+                  domain::CallStatusName(deferral.expected_status), deferral.expected_attempts})
+              .status());
+    }
+    return absl::OkStatus();
+  });
+}
+
+absl::StatusOr<bool> SqliteStore::MarkCallDnc(std::string_view call_id,
+                                              domain::CallStatus expected_status,
+                                              int64_t expected_attempts, absl::Time now) {
+  return Transact(*pool_, Mode::kWrite, [&](Connection& c) -> absl::StatusOr<bool> {
+    NEXUS_ASSIGN_OR_RETURN(
+        const std::optional<std::string> batch_id,
+        UpdatedBatch(c.Query(
+            "UPDATE calls SET status = 'dnc', next_attempt_at = NULL, "
+            "updated_at = ? WHERE id = ? AND status = ? AND attempts = ? "
+            "RETURNING batch_id",
+            {Millis(now), call_id, domain::CallStatusName(expected_status), expected_attempts})));
+    if (!batch_id) return false;
+    NEXUS_RETURN_IF_ERROR(
+        AdjustCounts(c, *batch_id, expected_status, domain::CallStatus::kDnc, 0, 1));
+    NEXUS_RETURN_IF_ERROR(CompleteIfFinished(c, *batch_id, now));
+    return true;
+  });
+}
+
+absl::StatusOr<std::vector<OutcomeEffect>> SqliteStore::RecordOutcomes(
+    std::span<const AttemptOutcome> outcomes, absl::Time now) {
+  for (const AttemptOutcome& outcome : outcomes) {
+    if (!domain::IsAttemptOutcome(outcome.status)) {
+      return absl::InvalidArgumentError("an outcome must be completed, failed, no_answer or busy");
+    }
+  }
+  return Transact(
+      *pool_, Mode::kWrite, [&](Connection& c) -> absl::StatusOr<std::vector<OutcomeEffect>> {
+        std::vector<OutcomeEffect> effects;
+        effects.reserve(outcomes.size());
+        for (const AttemptOutcome& o : outcomes) {
+          const Arg duration = o.duration_seconds ? Arg(*o.duration_seconds) : Arg(nullptr);
+          NEXUS_ASSIGN_OR_RETURN(
+              const int64_t logged,
+              c.Exec("INSERT OR IGNORE INTO call_logs (call_id, attempt, status, "
+                     "duration_seconds, recording_url, transcript, created_at) "
+                     "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                     {o.call_id, o.attempt, domain::CallStatusName(o.status), duration,
+                      o.recording_url, o.transcript, Millis(now)}));
+          if (logged == 0) {
+            effects.push_back(OutcomeEffect::kDuplicate);
+            continue;
+          }
+          const Arg next = o.next_attempt_at ? Arg(Millis(*o.next_attempt_at)) : Arg(nullptr);
+          NEXUS_ASSIGN_OR_RETURN(
+              const std::optional<std::string> batch_id,
+              UpdatedBatch(c.Query(
+                  "UPDATE calls SET status = ?, next_attempt_at = ?, "
+                  "attempt_deadline = NULL, updated_at = ? "
+                  "WHERE id = ? AND status = 'in_progress' AND attempts = ? "
+                  "RETURNING batch_id",
+                  {domain::CallStatusName(o.status), next, Millis(now), o.call_id, o.attempt})));
+          if (!batch_id) {
+            effects.push_back(OutcomeEffect::kLogged);
+            continue;
+          }
+          NEXUS_RETURN_IF_ERROR(AdjustCounts(c, *batch_id, domain::CallStatus::kInProgress,
+                                             o.status, 0, o.next_attempt_at ? 0 : 1));
+          if (!o.next_attempt_at) NEXUS_RETURN_IF_ERROR(CompleteIfFinished(c, *batch_id, now));
+          effects.push_back(OutcomeEffect::kApplied);
+        }
+        return effects;
+      });
+}
+
+absl::StatusOr<CallRef> SqliteStore::FindCall(std::string_view call_id) {
+  return Transact(*pool_, Mode::kRead, [&](Connection& c) {
+    return SelectOne(
+        c, "call",
+        "SELECT c.id, c.batch_id, b.organization_id, b.agent_id, c.status, c.attempts, "
+        "c.timezone FROM calls c JOIN batches b ON b.id = c.batch_id "
+        "WHERE c.id = ? AND b.deleted_at IS NULL",
+        {call_id}, [](const Cursor& row) -> absl::StatusOr<CallRef> {
+          const std::optional<domain::CallStatus> status = domain::ParseCallStatus(row.Text(4));
+          if (!status) return Corrupt("calls.status");
+          return CallRef{.call_id = row.Text(0),
+                         .batch_id = row.Text(1),
+                         .organization_id = row.Text(2),
+                         .agent_id = row.Text(3),
+                         .status = *status,
+                         .attempts = row.Int(5),
+                         .timezone = row.OptText(6)};
+        });
+  });
+}
+
+absl::StatusOr<std::vector<InProgressCall>> SqliteStore::ListInProgress(absl::Time until,
+                                                                        int limit) {
+  const Arg bound = until == absl::InfiniteFuture() ? Arg(INT64_MAX) : Millis(until);
+  return Transact(*pool_, Mode::kRead, [&](Connection& c) {
+    return SelectAll(c,
+                     "SELECT id, batch_id, COALESCE(dialed_from, ''), attempts, attempt_deadline "
+                     "FROM calls INDEXED BY calls_in_progress WHERE attempt_deadline IS NOT NULL "
+                     "AND attempt_deadline <= ? AND status = 'in_progress' "
+                     "ORDER BY attempt_deadline LIMIT ?",
+                     {bound, int64_t{limit}},
+                     [](const Cursor& row) -> absl::StatusOr<InProgressCall> {
+                       return InProgressCall{.call_id = row.Text(0),
+                                             .batch_id = row.Text(1),
+                                             .from = row.Text(2),
+                                             .attempts = row.Int(3),
+                                             .deadline = row.Time(4)};
+                     });
   });
 }
 

@@ -153,6 +153,22 @@ class SqliteStore final : public Store {
   absl::Status DeleteBatch(std::string_view org_id, std::string_view batch_id,
                            absl::Time when) override;
 
+  absl::StatusOr<std::vector<domain::Batch>> ListActiveBatches() override;
+  absl::StatusOr<std::vector<DialCandidate>> ListFreshCalls(std::string_view batch_id,
+                                                            bool own_zone, int64_t after_seq,
+                                                            int limit) override;
+  absl::StatusOr<std::vector<DialCandidate>> ListWaitingCalls(std::string_view batch_id,
+                                                              absl::Time now, int limit) override;
+  absl::StatusOr<std::vector<bool>> StartAttempts(std::span<const AttemptStart> starts,
+                                                  absl::Time now) override;
+  absl::Status DeferCalls(std::span<const Deferral> deferrals, absl::Time now) override;
+  absl::StatusOr<bool> MarkCallDnc(std::string_view call_id, domain::CallStatus expected_status,
+                                   int64_t expected_attempts, absl::Time now) override;
+  absl::StatusOr<std::vector<OutcomeEffect>> RecordOutcomes(
+      std::span<const AttemptOutcome> outcomes, absl::Time now) override;
+  absl::StatusOr<CallRef> FindCall(std::string_view call_id) override;
+  absl::StatusOr<std::vector<InProgressCall>> ListInProgress(absl::Time until, int limit) override;
+
  private:
   SqliteStore(std::unique_ptr<WalCheckpointer> checkpointer, std::unique_ptr<ConnectionPool> pool,
               int64_t kill_after_calls);
