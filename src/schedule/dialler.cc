@@ -16,6 +16,7 @@ using json = nlohmann::json;
 
 constexpr int kExpirePerPass = 500;
 constexpr int kLookahead = 64;
+constexpr std::chrono::milliseconds kMinPassGap(5);
 
 uint8_t DayMask(const std::vector<int>& days) {
   uint8_t mask = 0;
@@ -139,7 +140,10 @@ absl::Status Dialler::Start() {
         core::Log(core::LogLevel::kWarn, "dialler pass failed").Str("detail", status.ToString());
       }
       lock.lock();
-      wake_.wait_for(lock, absl::ToChronoMilliseconds(options_.tick),
+      // Freed lines wake the next pass early, but passes stay at least kMinPassGap apart so
+      // that a stream of reports starts calls in groups (one transaction each), not one by one.
+      wake_.wait_for(lock, kMinPassGap, [this] { return stopping_; });
+      wake_.wait_for(lock, absl::ToChronoMilliseconds(options_.tick) - kMinPassGap,
                      [this] { return stopping_ || woken_; });
       woken_ = false;
     }
@@ -416,6 +420,37 @@ void Dialler::Release(const std::string& call_id) {
   Wake();
 }
 
+absl::StatusOr<store::OutcomeEffect> Dialler::Record(store::AttemptOutcome outcome) {
+  PendingOutcome mine{std::move(outcome), std::nullopt};
+  std::unique_lock lock(record_mu_);
+  record_queue_.push_back(&mine);
+  // Wait while another caller writes; it takes this outcome in its next group.
+  recorded_.wait(lock, [&] { return mine.result.has_value() || !recording_; });
+  if (mine.result) return *std::move(mine.result);
+  recording_ = true;  // the leader: write groups until the queue is empty
+  while (!record_queue_.empty()) {
+    std::vector<PendingOutcome*> group;
+    group.swap(record_queue_);
+    lock.unlock();
+    std::vector<store::AttemptOutcome> outcomes;
+    outcomes.reserve(group.size());
+    for (const PendingOutcome* pending : group) outcomes.push_back(pending->outcome);
+    auto effects = store_.RecordOutcomes(outcomes, clock_.Now());
+    lock.lock();
+    for (size_t i = 0; i < group.size(); ++i) {
+      if (effects.ok()) {
+        group[i]->result = (*effects)[i];
+      } else {
+        group[i]->result = effects.status();
+      }
+    }
+    recorded_.notify_all();
+  }
+  recording_ = false;
+  recorded_.notify_all();
+  return *std::move(mine.result);
+}
+
 absl::StatusOr<store::OutcomeEffect> Dialler::Report(std::string_view call_id,
                                                      std::string_view timestamp,
                                                      std::string_view signature,
@@ -452,9 +487,7 @@ absl::StatusOr<store::OutcomeEffect> Dialler::Apply(const store::CallRef& call,
                                       .recording_url = report.recording_url,
                                       .transcript = report.transcript,
                                       .next_attempt_at = next};
-  NEXUS_ASSIGN_OR_RETURN(const std::vector<store::OutcomeEffect> effects,
-                         store_.RecordOutcomes({&outcome, 1}, now));
-  const store::OutcomeEffect effect = effects.front();
+  NEXUS_ASSIGN_OR_RETURN(const store::OutcomeEffect effect, Record(outcome));
   if (effect == store::OutcomeEffect::kApplied) {
     Release(call.call_id);
     if (metrics_ != nullptr) {

@@ -127,6 +127,9 @@ class Dialler {
                                                         absl::Time now);
   absl::StatusOr<store::OutcomeEffect> Apply(const store::CallRef& call,
                                              const OutcomeReport& report);
+  // Group commit: concurrent reports are written in one RecordOutcomes transaction (one fsync)
+  // by whichever caller finds no write in progress; the others wait for their result.
+  absl::StatusOr<store::OutcomeEffect> Record(store::AttemptOutcome outcome);
   void Dispatched(const std::string& call_id, int64_t attempt, const DispatchResult& result);
   void Release(const std::string& call_id);
   void Wake();
@@ -142,6 +145,14 @@ class Dialler {
   absl::flat_hash_map<std::string, int> busy_;               // calling number → calls
   absl::flat_hash_map<std::string, absl::TimeZone> zones_;
   absl::flat_hash_map<std::string, BatchState> batches_;  // only the pass thread touches it
+  struct PendingOutcome {
+    store::AttemptOutcome outcome;
+    std::optional<absl::StatusOr<store::OutcomeEffect>> result;
+  };
+  std::mutex record_mu_;
+  std::condition_variable recorded_;
+  std::vector<PendingOutcome*> record_queue_;
+  bool recording_ = false;
   std::condition_variable wake_;
   bool woken_ = false;
   bool stopping_ = false;
