@@ -35,7 +35,7 @@ init=$("$nexus" init --db "$db" --demo --json)
 token=$(sed -n 's/.*"token":"\([^"]*\)".*/\1/p' <<<"$init")
 user=$(sed -n 's/.*"userId":"\([^"]*\)".*/\1/p' <<<"$init")
 number=$(sed -n 's/.*"phoneNumberId":"\([^"]*\)".*/\1/p' <<<"$init")
-"$nexus" serve --db "$db" --port 0 --spool-dir "$work" --log-level warn > "$work/serve.out" &
+"$nexus" serve --db "$db" --port 0 --spool-dir "$work" --log-level warn > "$work/serve.out" 2>&1 &
 server=$!
 for _ in $(seq 100); do grep -q listening "$work/serve.out" 2>/dev/null && break; sleep 0.1; done
 port=$(sed -n 's/.*:\([0-9]*\)$/\1/p' "$work/serve.out")
