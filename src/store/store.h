@@ -343,7 +343,8 @@ class Store {
 
   // --- dialling ------------------------------------------------------------------------------
   // Calls' status and attempts change only through these; each adjusts the batch counters in
-  // the same transaction, and a batch whose calls are all final becomes completed.
+  // the same transaction, and a batch whose calls are all final becomes completed. The
+  // compare-and-set ones (StartAttempts, DeferCalls, MarkCallDnc) never touch a final call.
   //
   // Active, not deleted batches of every organization, oldest first.
   virtual absl::StatusOr<std::vector<domain::Batch>> ListActiveBatches() = 0;
@@ -370,7 +371,9 @@ class Store {
                                            domain::CallStatus expected_status,
                                            int64_t expected_attempts, absl::Time now) = 0;
   // Appends a phone log per outcome (once per call, attempt and status) and, when the call is
-  // in_progress on that attempt, applies the outcome (status, next attempt, counters).
+  // in_progress on that attempt, applies the outcome (status, next attempt, counters; a
+  // `completed` outcome is final whatever next_attempt_at says). Not applied: kDuplicate when
+  // that log already existed, else kLogged.
   virtual absl::StatusOr<std::vector<OutcomeEffect>> RecordOutcomes(
       std::span<const AttemptOutcome> outcomes, absl::Time now) = 0;
   // The call with this ID in any organization's non-deleted batch; NotFound otherwise.

@@ -1700,6 +1700,12 @@ absl::Status SqliteStore::DeleteBatch(std::string_view org_id, std::string_view 
 
 namespace {
 
+// The compare-and-set updates touch only calls that are not final: queued, or waiting for a
+// retry (a final call's counters must not move again).
+#define NEXUS_NOT_FINAL                                                                       \
+  "AND (status = 'queued' OR (status IN ('failed', 'no_answer', 'busy') AND next_attempt_at " \
+  "IS NOT NULL)) "
+
 // Moves one call from status `from` to `to` in its batch's counters; `picked` and `finished`
 // are the deltas of those two counters.
 absl::Status AdjustCounts(Connection& c, std::string_view batch_id, domain::CallStatus from,
@@ -1820,7 +1826,8 @@ absl::StatusOr<std::vector<bool>> SqliteStore::StartAttempts(std::span<const Att
           UpdatedBatch(c.Query(
               "UPDATE calls SET status = 'in_progress', attempts = attempts + 1, "
               "next_attempt_at = NULL, attempt_deadline = ?, dialed_from = ?, updated_at = ? "
-              "WHERE id = ? AND status = ? AND attempts = ? AND EXISTS (SELECT 1 FROM batches b "
+              "WHERE id = ? AND status = ? AND attempts = ? " NEXUS_NOT_FINAL
+              "AND EXISTS (SELECT 1 FROM batches b "
               "WHERE b.id = calls.batch_id AND b.status = 'active' AND b.deleted_at IS NULL) "
               "RETURNING batch_id",
               {Millis(start.deadline), start.from, Millis(now), start.call_id,
@@ -1840,7 +1847,7 @@ absl::Status SqliteStore::DeferCalls(std::span<const Deferral> deferrals, absl::
     for (const Deferral& deferral : deferrals) {
       NEXUS_RETURN_IF_ERROR(
           c.Exec("UPDATE calls SET next_attempt_at = ?, updated_at = ? "
-                 "WHERE id = ? AND status = ? AND attempts = ?",
+                 "WHERE id = ? AND status = ? AND attempts = ? " NEXUS_NOT_FINAL,
                  {Millis(deferral.until), Millis(now), deferral.call_id,
                   domain::CallStatusName(deferral.expected_status), deferral.expected_attempts})
               .status());
@@ -1857,7 +1864,7 @@ absl::StatusOr<bool> SqliteStore::MarkCallDnc(std::string_view call_id,
         const std::optional<std::string> batch_id,
         UpdatedBatch(c.Query(
             "UPDATE calls SET status = 'dnc', next_attempt_at = NULL, "
-            "updated_at = ? WHERE id = ? AND status = ? AND attempts = ? "
+            "updated_at = ? WHERE id = ? AND status = ? AND attempts = ? " NEXUS_NOT_FINAL
             "RETURNING batch_id",
             {Millis(now), call_id, domain::CallStatusName(expected_status), expected_attempts})));
     if (!batch_id) return false;
@@ -1888,11 +1895,10 @@ absl::StatusOr<std::vector<OutcomeEffect>> SqliteStore::RecordOutcomes(
                      "VALUES (?, ?, ?, ?, ?, ?, ?)",
                      {o.call_id, o.attempt, domain::CallStatusName(o.status), duration,
                       o.recording_url, o.transcript, Millis(now)}));
-          if (logged == 0) {
-            effects.push_back(OutcomeEffect::kDuplicate);
-            continue;
-          }
-          const Arg next = o.next_attempt_at ? Arg(Millis(*o.next_attempt_at)) : Arg(nullptr);
+          // Only failed / no_answer / busy are retried; `completed` is always final.
+          const bool retry =
+              o.next_attempt_at.has_value() && o.status != domain::CallStatus::kCompleted;
+          const Arg next = retry ? Arg(Millis(*o.next_attempt_at)) : Arg(nullptr);
           NEXUS_ASSIGN_OR_RETURN(
               const std::optional<std::string> batch_id,
               UpdatedBatch(c.Query(
@@ -1902,12 +1908,15 @@ absl::StatusOr<std::vector<OutcomeEffect>> SqliteStore::RecordOutcomes(
                   "RETURNING batch_id",
                   {domain::CallStatusName(o.status), next, Millis(now), o.call_id, o.attempt})));
           if (!batch_id) {
-            effects.push_back(OutcomeEffect::kLogged);
+            // Not in progress on that attempt: the same outcome again, or a late or second
+            // report (kept as a log only). A log written earlier (say, by a report that came
+            // before its attempt started) never keeps an outcome from being applied.
+            effects.push_back(logged == 0 ? OutcomeEffect::kDuplicate : OutcomeEffect::kLogged);
             continue;
           }
           NEXUS_RETURN_IF_ERROR(AdjustCounts(c, *batch_id, domain::CallStatus::kInProgress,
-                                             o.status, 0, o.next_attempt_at ? 0 : 1));
-          if (!o.next_attempt_at) NEXUS_RETURN_IF_ERROR(CompleteIfFinished(c, *batch_id, now));
+                                             o.status, 0, retry ? 0 : 1));
+          if (!retry) NEXUS_RETURN_IF_ERROR(CompleteIfFinished(c, *batch_id, now));
           effects.push_back(OutcomeEffect::kApplied);
         }
         return effects;

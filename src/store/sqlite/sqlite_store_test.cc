@@ -1583,5 +1583,1097 @@ TEST(BatchQueryMigration, BackfillsCountersSearchTextAndVariableKeys) {
   EXPECT_EQ(page.counts.Total(), 0);
 }
 
+// --- dialling: candidates, attempts, outcomes, phone logs and the batch counters ---------------
+
+// A batch's counters as one comparable value (designated initializers name the non-zero ones).
+struct Tally {
+  int64_t queued = 0, in_progress = 0, completed = 0, failed = 0, no_answer = 0, busy = 0, dnc = 0,
+          canceled = 0, picked = 0, finished = 0;
+  bool operator==(const Tally&) const = default;
+};
+
+void PrintTo(const Tally& t, std::ostream* os) {
+  *os << fmt::format(
+      "{{queued {}, in_progress {}, completed {}, failed {}, no_answer {}, busy {}, dnc {}, "
+      "canceled {}, picked {}, finished {}}}",
+      t.queued, t.in_progress, t.completed, t.failed, t.no_answer, t.busy, t.dnc, t.canceled,
+      t.picked, t.finished);
+}
+
+Tally TallyOf(const CallCounts& counts) {
+  using S = domain::CallStatus;
+  return {.queued = counts.Of(S::kQueued),
+          .in_progress = counts.Of(S::kInProgress),
+          .completed = counts.Of(S::kCompleted),
+          .failed = counts.Of(S::kFailed),
+          .no_answer = counts.Of(S::kNoAnswer),
+          .busy = counts.Of(S::kBusy),
+          .dnc = counts.Of(S::kDnc),
+          .canceled = counts.Of(S::kCanceled),
+          .picked = counts.picked,
+          .finished = counts.finished};
+}
+
+// The counters as migration 3 defines them, recounted from the calls themselves: picked = calls
+// with attempts > 0; finished = completed, dnc, canceled, or failed / no_answer / busy with no
+// next attempt.
+Tally TallyOf(const std::vector<domain::Call>& calls) {
+  using S = domain::CallStatus;
+  Tally t;
+  for (const domain::Call& call : calls) {
+    bool final = false;
+    switch (call.status) {
+      case S::kQueued:
+        ++t.queued;
+        break;
+      case S::kInProgress:
+        ++t.in_progress;
+        break;
+      case S::kCompleted:
+        ++t.completed, final = true;
+        break;
+      case S::kFailed:
+        ++t.failed, final = !call.next_attempt_at;
+        break;
+      case S::kNoAnswer:
+        ++t.no_answer, final = !call.next_attempt_at;
+        break;
+      case S::kBusy:
+        ++t.busy, final = !call.next_attempt_at;
+        break;
+      case S::kDnc:
+        ++t.dnc, final = true;
+        break;
+      case S::kCanceled:
+        ++t.canceled, final = true;
+        break;
+    }
+    if (call.attempts > 0) ++t.picked;
+    if (final) ++t.finished;
+  }
+  return t;
+}
+
+// status, attempts, next attempt of a call
+using CallState = std::tuple<std::string, int64_t, std::optional<absl::Time>>;
+CallState StateOf(const domain::Call& call) {
+  return {std::string(domain::CallStatusName(call.status)), call.attempts, call.next_attempt_at};
+}
+
+// A phone log as a comparable value (the status by name).
+using LogView =
+    std::tuple<int64_t, std::string, std::optional<int64_t>, std::string, std::string, absl::Time>;
+std::vector<LogView> Logs(const domain::Call& call) {
+  std::vector<LogView> logs;
+  for (const domain::PhoneLog& log : call.phone_logs) {
+    logs.emplace_back(log.attempt, std::string(domain::CallStatusName(log.status)),
+                      log.duration_seconds, log.recording_url, log.transcript, log.created_at);
+  }
+  return logs;
+}
+LogView Log(int64_t attempt, std::string status, absl::Time at,
+            std::optional<int64_t> duration = std::nullopt, std::string recording = "",
+            std::string transcript = "") {
+  return {attempt, std::move(status), duration, std::move(recording), std::move(transcript), at};
+}
+
+std::string EffectName(OutcomeEffect effect) {
+  switch (effect) {
+    case OutcomeEffect::kApplied:
+      return "applied";
+    case OutcomeEffect::kDuplicate:
+      return "duplicate";
+    case OutcomeEffect::kLogged:
+      return "logged";
+  }
+  return "?";
+}
+
+using Seqs = std::vector<int64_t>;
+using Bools = std::vector<bool>;
+using Effects = std::vector<std::string>;
+
+const absl::Time kStartAt = kT0 + absl::Minutes(1);
+const absl::Time kDeadline = kT0 + absl::Minutes(11);
+constexpr char kFrom[] = "+12125550100";
+
+// One active batch of organization a (batch_, kPrefixA) with the 7 calls of CallRows(7): seqs 0,
+// 3 and 6 have their own zone (America/Chicago), 1, 2, 4 and 5 are on the batch's zone. Runs on a
+// file database and on ":memory:".
+class DiallingTest : public testing::TestWithParam<Backend> {
+ protected:
+  static constexpr int kCalls = 7;
+
+  void SetUp() override {
+    path_ = dir_.path() + "/nexus.db";
+    ASSERT_OK_AND_ASSIGN(
+        store_, OpenStore(file() ? "sqlite://" + path_ : "sqlite://:memory:", {.pool_size = 4}));
+    ASSERT_THAT(store_->CreateWorkspace(Workspace("a")), IsOk());
+    ASSERT_THAT(store_->CreateWorkspace(Workspace("b")), IsOk());
+    batch_ = ActiveBatch("a", "d", kPrefixA);
+    batch_.total_calls = kCalls;
+    ASSERT_THAT(store_->InsertBatch(batch_, rows_.calls(), {}, nullptr), IsOk());
+  }
+
+  bool file() const { return GetParam() == Backend::kFile; }
+
+  static domain::Batch ActiveBatch(const std::string& tag, const std::string& suffix,
+                                   const std::string& prefix) {
+    domain::Batch batch = Batch(tag, suffix, prefix);
+    batch.status = domain::BatchStatus::kActive;
+    return batch;
+  }
+  static std::string CallId(int64_t seq, std::string_view prefix = kPrefixA) {
+    return fmt::format("{}{:06x}", prefix, seq);
+  }
+
+  static AttemptStart StartOf(std::string call_id,
+                              domain::CallStatus status = domain::CallStatus::kQueued,
+                              int64_t attempts = 0, absl::Time deadline = kDeadline,
+                              std::string from = kFrom) {
+    return {.call_id = std::move(call_id),
+            .expected_status = status,
+            .expected_attempts = attempts,
+            .from = std::move(from),
+            .deadline = deadline};
+  }
+  static AttemptOutcome Outcome(std::string call_id, int64_t attempt, domain::CallStatus status,
+                                std::optional<absl::Time> next = std::nullopt) {
+    return {.call_id = std::move(call_id),
+            .attempt = attempt,
+            .status = status,
+            .duration_seconds = std::nullopt,
+            .recording_url = "",
+            .transcript = "",
+            .next_attempt_at = next};
+  }
+
+  // StartAttempts at `now`: the per-start results (empty when it fails, which fails the test).
+  Bools Start(const std::vector<AttemptStart>& starts, absl::Time now = kStartAt) {
+    absl::StatusOr<std::vector<bool>> started = store_->StartAttempts(starts, now);
+    EXPECT_THAT(started, IsOk());
+    return started.ok() ? *started : Bools();
+  }
+  // RecordOutcomes at `now`: the effects by name (empty when it fails, which fails the test).
+  Effects Record(const std::vector<AttemptOutcome>& outcomes, absl::Time now) {
+    absl::StatusOr<std::vector<OutcomeEffect>> effects = store_->RecordOutcomes(outcomes, now);
+    EXPECT_THAT(effects, IsOk());
+    Effects names;
+    if (effects.ok()) {
+      for (OutcomeEffect effect : *effects) names.push_back(EffectName(effect));
+    }
+    return names;
+  }
+  bool MarkDnc(const std::string& call_id, domain::CallStatus status, int64_t attempts,
+               absl::Time now) {
+    absl::StatusOr<bool> marked = store_->MarkCallDnc(call_id, status, attempts, now);
+    EXPECT_THAT(marked, IsOk());
+    return marked.value_or(false);
+  }
+
+  // Every call of the batch through ForEachCall, in row order.
+  std::vector<domain::Call> Calls(const std::string& org_id, const std::string& batch_id) {
+    std::vector<domain::Call> calls;
+    EXPECT_THAT(store_->ForEachCall(org_id, batch_id,
+                                    [&](const domain::Call& call) {
+                                      calls.push_back(call);
+                                      return absl::OkStatus();
+                                    }),
+                IsOk());
+    return calls;
+  }
+  domain::Call CallAt(int64_t seq) {
+    std::vector<domain::Call> calls = Calls("org-a", batch_.id);
+    if (seq >= static_cast<int64_t>(calls.size())) {
+      ADD_FAILURE() << "no call " << seq;
+      return {};
+    }
+    return calls[seq];
+  }
+  CallState State(int64_t seq) { return StateOf(CallAt(seq)); }
+
+  // The stored counters, as ListCalls answers them.
+  Tally Counts(const std::string& org_id = "org-a", const std::string& batch_id = "batch-a-d") {
+    CallQuery query;
+    query.limit = 0;
+    absl::StatusOr<CallPage> page = store_->ListCalls(org_id, batch_id, query);
+    EXPECT_THAT(page, IsOk());
+    return page.ok() ? TallyOf(page->counts) : Tally{.queued = -1};
+  }
+  // The counters recounted by SQL over the calls table (file backend only).
+  Tally SqlRecount(const std::string& batch_id) const {
+    RawDb db(path_);
+    const std::string sql = fmt::format(
+        "SELECT SUM(status = 'queued'), SUM(status = 'in_progress'), SUM(status = 'completed'), "
+        "SUM(status = 'failed'), SUM(status = 'no_answer'), SUM(status = 'busy'), "
+        "SUM(status = 'dnc'), SUM(status = 'canceled'), SUM(attempts > 0), "
+        "SUM(status IN ('completed', 'dnc', 'canceled') OR (status IN ('failed', 'no_answer', "
+        "'busy') AND next_attempt_at IS NULL)) FROM calls WHERE batch_id = '{}' GROUP BY batch_id",
+        batch_id);
+    sqlite3_stmt* raw = nullptr;
+    EXPECT_EQ(sqlite3_prepare_v2(db.get(), sql.c_str(), -1, &raw, nullptr), SQLITE_OK);
+    sqlite::StmtPtr stmt(raw);
+    Tally t;
+    if (!stmt || sqlite3_step(stmt.get()) != SQLITE_ROW) {
+      ADD_FAILURE() << "the recount answered no row";
+      return t;
+    }
+    int64_t* const fields[] = {&t.queued, &t.in_progress, &t.completed, &t.failed, &t.no_answer,
+                               &t.busy,   &t.dnc,         &t.canceled,  &t.picked, &t.finished};
+    for (int i = 0; i < 10; ++i) *fields[i] = sqlite3_column_int64(stmt.get(), i);
+    return t;
+  }
+  // The stored counters equal a recount of the calls (ForEachCall; and SQL on the file backend).
+  void ExpectCountersMatchRecount(const std::string& batch_id = "batch-a-d") {
+    const Tally stored = Counts("org-a", batch_id);
+    EXPECT_EQ(stored, TallyOf(Calls("org-a", batch_id))) << "stored vs recount of ForEachCall";
+    if (file()) {
+      EXPECT_EQ(stored, SqlRecount(batch_id)) << "stored vs SQL GROUP BY recount";
+    }
+  }
+  domain::BatchStatus BatchStatusOf(const std::string& batch_id) {
+    absl::StatusOr<domain::Batch> batch = store_->GetBatch("org-a", batch_id);
+    EXPECT_THAT(batch, IsOk());
+    return batch.ok() ? batch->status : domain::BatchStatus::kCanceled;
+  }
+
+  static Seqs SeqsOf(const absl::StatusOr<std::vector<DialCandidate>>& candidates) {
+    EXPECT_THAT(candidates, IsOk());
+    Seqs seqs;
+    if (candidates.ok()) {
+      for (const DialCandidate& candidate : *candidates) seqs.push_back(candidate.seq);
+    }
+    return seqs;
+  }
+  Seqs Fresh(bool own_zone, int64_t after_seq = -1, int limit = 100) {
+    return SeqsOf(store_->ListFreshCalls(batch_.id, own_zone, after_seq, limit));
+  }
+  Seqs Waiting(absl::Time now, int limit = 100) {
+    return SeqsOf(store_->ListWaitingCalls(batch_.id, now, limit));
+  }
+  std::vector<std::string> InProgressIds(absl::Time until, int limit = 100) {
+    absl::StatusOr<std::vector<InProgressCall>> calls = store_->ListInProgress(until, limit);
+    EXPECT_THAT(calls, IsOk());
+    std::vector<std::string> ids;
+    if (calls.ok()) {
+      for (const InProgressCall& call : *calls) ids.push_back(call.call_id);
+    }
+    return ids;
+  }
+
+  TempDir dir_;
+  std::string path_;
+  std::unique_ptr<Store> store_;
+  const CallRows rows_{kCalls};
+  domain::Batch batch_;
+};
+
+INSTANTIATE_TEST_SUITE_P(Sqlite, DiallingTest, testing::Values(Backend::kFile, Backend::kMemory),
+                         [](const testing::TestParamInfo<Backend>& info) {
+                           return info.param == Backend::kFile ? "File" : "Memory";
+                         });
+
+TEST_P(DiallingTest, ActiveBatchesAreTheActiveUndeletedOnesOfEveryOrganizationOldestFirst) {
+  domain::Batch theirs = ActiveBatch("b", "1", kPrefixB);
+  theirs.created_at = kT0;  // older than batch_ (kT0 + 250 ms)
+  domain::Batch newer = ActiveBatch("a", "newer", "6644556600aabbcc01");
+  newer.created_at = kT0 + absl::Hours(1);
+  const domain::Batch to_pause = ActiveBatch("a", "paused", "6644556600aabbcc02");
+  const domain::Batch to_delete = ActiveBatch("a", "deleted", "6644556600aabbcc03");
+  const domain::Batch draft = Batch("a", "draft", "6644556600aabbcc04");  // paused from the start
+  for (const domain::Batch* batch : std::initializer_list<const domain::Batch*>{
+           &theirs, &newer, &to_pause, &to_delete, &draft}) {
+    ASSERT_THAT(store_->InsertBatch(*batch, {}, {}, nullptr), IsOk()) << batch->id;
+  }
+  ASSERT_THAT(store_->UpdateBatchStatus("org-a", to_pause.id, domain::BatchStatus::kActive,
+                                        domain::BatchStatus::kPaused, kT0 + absl::Hours(2)),
+              IsOk());
+  ASSERT_THAT(store_->DeleteBatch("org-a", to_delete.id, kT0 + absl::Hours(2)), IsOk());
+
+  ASSERT_OK_AND_ASSIGN(std::vector<domain::Batch> active, store_->ListActiveBatches());
+  std::vector<std::string> ids;
+  for (const domain::Batch& batch : active) ids.push_back(batch.id);
+  EXPECT_THAT(ids, ElementsAre(theirs.id, batch_.id, newer.id));
+  if (active.size() == 3) {
+    EXPECT_EQ(Tie(active[0]), Tie(theirs));
+    EXPECT_EQ(Tie(active[1]), Tie(batch_));
+  }
+
+  // Resumed, the paused batch is listed again.
+  ASSERT_THAT(store_->UpdateBatchStatus("org-a", to_pause.id, domain::BatchStatus::kPaused,
+                                        domain::BatchStatus::kActive, kT0 + absl::Hours(3)),
+              IsOk());
+  ASSERT_OK_AND_ASSIGN(active, store_->ListActiveBatches());
+  ids.clear();
+  for (const domain::Batch& batch : active) ids.push_back(batch.id);
+  EXPECT_THAT(ids, ElementsAre(theirs.id, batch_.id, to_pause.id, newer.id));
+}
+
+TEST_P(DiallingTest, FreshCallsAreSplitByZoneInRowOrderAfterSeqWithinLimit) {
+  const CallRows other(4);  // another batch's queued calls never appear
+  ASSERT_THAT(store_->InsertBatch(ActiveBatch("a", "other", kPrefixB), other.calls(), {}, nullptr),
+              IsOk());
+  EXPECT_EQ(Fresh(false), Seqs({1, 2, 4, 5}));
+  EXPECT_EQ(Fresh(true), Seqs({0, 3, 6}));
+  EXPECT_EQ(Fresh(false, 1, 2), Seqs({2, 4}));
+  EXPECT_EQ(Fresh(false, 2), Seqs({4, 5}));
+  EXPECT_EQ(Fresh(false, 5), Seqs({}));
+  EXPECT_EQ(Fresh(true, 0, 1), Seqs({3}));
+  EXPECT_EQ(Fresh(true, 3), Seqs({6}));
+  EXPECT_EQ(Fresh(false, -1, 0), Seqs({}));
+
+  // A candidate carries what the dialler needs.
+  ASSERT_OK_AND_ASSIGN(std::vector<DialCandidate> own,
+                       store_->ListFreshCalls(batch_.id, true, -1, 1));
+  ASSERT_EQ(own.size(), 1u);
+  EXPECT_EQ(own[0].call_id, CallId(0));
+  EXPECT_EQ(own[0].batch_id, batch_.id);
+  EXPECT_EQ(own[0].seq, 0);
+  EXPECT_EQ(own[0].phone, CallRows::Phone(0));
+  EXPECT_EQ(own[0].timezone, std::optional<std::string>("America/Chicago"));
+  EXPECT_EQ(own[0].variables_json, CallRows::Variables(0));
+  EXPECT_EQ(own[0].status, domain::CallStatus::kQueued);
+  EXPECT_EQ(own[0].attempts, 0);
+  EXPECT_EQ(own[0].next_attempt_at, std::nullopt);
+  ASSERT_OK_AND_ASSIGN(std::vector<DialCandidate> on_batch_zone,
+                       store_->ListFreshCalls(batch_.id, false, -1, 1));
+  ASSERT_EQ(on_batch_zone.size(), 1u);
+  EXPECT_EQ(on_batch_zone[0].call_id, CallId(1));
+  EXPECT_EQ(on_batch_zone[0].phone, CallRows::Phone(1));
+  EXPECT_EQ(on_batch_zone[0].timezone, std::nullopt);
+  EXPECT_EQ(on_batch_zone[0].variables_json, CallRows::Variables(1));
+
+  // Started calls are no longer fresh.
+  EXPECT_EQ(Start({StartOf(CallId(1)), StartOf(CallId(3))}), Bools({true, true}));
+  EXPECT_EQ(Fresh(false), Seqs({2, 4, 5}));
+  EXPECT_EQ(Fresh(true), Seqs({0, 6}));
+}
+
+TEST_P(DiallingTest, DeferredCallsLeaveTheFreshListsAndWaitUntilDueEarliestFirst) {
+  using domain::CallStatus;
+  ASSERT_THAT(store_->DeferCalls(
+                  std::vector<Deferral>{
+                      {CallId(1), CallStatus::kQueued, 0, kT0 + absl::Hours(2)},
+                      {CallId(3), CallStatus::kQueued, 0, kT0 + absl::Hours(1)},
+                      {CallId(2), CallStatus::kQueued, 0, kT0 + absl::Hours(3)},
+                      {CallId(4), CallStatus::kQueued, 1, kT0 + absl::Hours(1)},  // stale
+                      {CallId(5), CallStatus::kFailed, 0, kT0 + absl::Hours(1)},  // stale
+                  },
+                  kStartAt),
+              IsOk());
+  EXPECT_EQ(Fresh(false), Seqs({4, 5}));
+  EXPECT_EQ(Fresh(true), Seqs({0, 6}));
+  EXPECT_EQ(Waiting(kT0 + absl::Minutes(59)), Seqs({}));
+  EXPECT_EQ(Waiting(kT0 + absl::Hours(1)), Seqs({3}));  // due exactly now
+  EXPECT_EQ(Waiting(kT0 + absl::Minutes(150)), Seqs({3, 1}));
+  EXPECT_EQ(Waiting(kT0 + absl::Hours(24)), Seqs({3, 1, 2}));
+  EXPECT_EQ(Waiting(kT0 + absl::Hours(24), 2), Seqs({3, 1}));
+  EXPECT_EQ(State(4), CallState("queued", 0, std::nullopt));
+  EXPECT_EQ(State(5), CallState("queued", 0, std::nullopt));
+  EXPECT_EQ(Counts(), Tally{.queued = 7});  // a deferral changes no counter
+
+  ASSERT_OK_AND_ASSIGN(std::vector<DialCandidate> due,
+                       store_->ListWaitingCalls(batch_.id, kT0 + absl::Hours(1), 10));
+  ASSERT_EQ(due.size(), 1u);
+  EXPECT_EQ(due[0].call_id, CallId(3));
+  EXPECT_EQ(due[0].status, CallStatus::kQueued);
+  EXPECT_EQ(due[0].attempts, 0);
+  EXPECT_EQ(due[0].next_attempt_at, kT0 + absl::Hours(1));
+  EXPECT_EQ(due[0].timezone, std::optional<std::string>("America/Chicago"));
+  EXPECT_EQ(due[0].phone, CallRows::Phone(3));
+
+  // Another batch's waiting calls are not this batch's.
+  const CallRows other(1);
+  ASSERT_THAT(store_->InsertBatch(ActiveBatch("a", "other", kPrefixB), other.calls(), {}, nullptr),
+              IsOk());
+  ASSERT_THAT(store_->DeferCalls(std::vector<Deferral>{{CallId(0, kPrefixB), CallStatus::kQueued, 0,
+                                                        kT0 + absl::Minutes(30)}},
+                                 kStartAt),
+              IsOk());
+  EXPECT_EQ(Waiting(kT0 + absl::Hours(24)), Seqs({3, 1, 2}));
+
+  // Deferred again, a call moves; started, it leaves the waiting list.
+  ASSERT_THAT(store_->DeferCalls(std::vector<Deferral>{{CallId(2), CallStatus::kQueued, 0,
+                                                        kT0 + absl::Minutes(90)}},
+                                 kStartAt),
+              IsOk());
+  EXPECT_EQ(Waiting(kT0 + absl::Hours(24)), Seqs({3, 2, 1}));
+  EXPECT_EQ(Start({StartOf(CallId(3))}, kT0 + absl::Hours(1)), Bools({true}));
+  EXPECT_EQ(State(3), CallState("in_progress", 1, std::nullopt));
+  EXPECT_EQ(Waiting(kT0 + absl::Hours(24)), Seqs({2, 1}));
+}
+
+TEST_P(DiallingTest, StartAttemptIsACompareAndSetThatMovesTheCounters) {
+  EXPECT_EQ(Start({StartOf(CallId(0))}), Bools({true}));
+  domain::Call call = CallAt(0);
+  EXPECT_EQ(StateOf(call), CallState("in_progress", 1, std::nullopt));
+  EXPECT_EQ(call.updated_at, kStartAt);
+  EXPECT_EQ(Counts(), (Tally{.queued = 6, .in_progress = 1, .picked = 1}));
+
+  // The same start again: the call is no longer queued with 0 attempts.
+  EXPECT_EQ(Start({StartOf(CallId(0))}, kStartAt + absl::Minutes(1)), Bools({false}));
+  call = CallAt(0);
+  EXPECT_EQ(StateOf(call), CallState("in_progress", 1, std::nullopt));
+  EXPECT_EQ(call.updated_at, kStartAt);
+  EXPECT_EQ(Counts(), (Tally{.queued = 6, .in_progress = 1, .picked = 1}));
+
+  // Wrong attempts, wrong status, unknown call: nothing happens.
+  EXPECT_EQ(Start({StartOf(CallId(1), domain::CallStatus::kQueued, 1),
+                   StartOf(CallId(1), domain::CallStatus::kNoAnswer, 0), StartOf(CallId(99)),
+                   StartOf("nope")}),
+            Bools({false, false, false, false}));
+  EXPECT_EQ(State(1), CallState("queued", 0, std::nullopt));
+  EXPECT_EQ(Counts(), (Tally{.queued = 6, .in_progress = 1, .picked = 1}));
+}
+
+TEST_P(DiallingTest, SeveralStartsAnswerPerStartInOrder) {
+  EXPECT_EQ(Start({StartOf(CallId(1))}), Bools({true}));
+  EXPECT_EQ(Start({StartOf(CallId(2)), StartOf(CallId(1)), StartOf(CallId(4)),
+                   StartOf(CallId(0xffffff)), StartOf(CallId(6))}),
+            Bools({true, false, true, false, true}));
+  EXPECT_EQ(Counts(), (Tally{.queued = 3, .in_progress = 4, .picked = 4}));
+  // The same call twice in one transaction: only the first start happens.
+  EXPECT_EQ(Start({StartOf(CallId(5)), StartOf(CallId(5))}), Bools({true, false}));
+  EXPECT_EQ(State(5), CallState("in_progress", 1, std::nullopt));
+  EXPECT_EQ(Counts(), (Tally{.queued = 2, .in_progress = 5, .picked = 5}));
+  EXPECT_EQ(Fresh(false), Seqs({}));
+  EXPECT_EQ(Fresh(true), Seqs({0, 3}));
+}
+
+TEST_P(DiallingTest, StartOnAPausedOrDeletedBatchDoesNothing) {
+  ASSERT_THAT(store_->UpdateBatchStatus("org-a", batch_.id, domain::BatchStatus::kActive,
+                                        domain::BatchStatus::kPaused, kT0),
+              IsOk());
+  EXPECT_EQ(Start({StartOf(CallId(0)), StartOf(CallId(1))}), Bools({false, false}));
+  EXPECT_EQ(State(0), CallState("queued", 0, std::nullopt));
+  EXPECT_EQ(Counts(), Tally{.queued = 7});
+  EXPECT_THAT(InProgressIds(absl::InfiniteFuture()), ElementsAre());
+
+  ASSERT_THAT(store_->UpdateBatchStatus("org-a", batch_.id, domain::BatchStatus::kPaused,
+                                        domain::BatchStatus::kActive, kT0),
+              IsOk());
+  EXPECT_EQ(Start({StartOf(CallId(0))}), Bools({true}));
+
+  const CallRows two(2);
+  const domain::Batch gone = ActiveBatch("a", "gone", kPrefixB);
+  ASSERT_THAT(store_->InsertBatch(gone, two.calls(), {}, nullptr), IsOk());
+  ASSERT_THAT(store_->DeleteBatch("org-a", gone.id, kT0), IsOk());
+  EXPECT_EQ(Start({StartOf(CallId(0, kPrefixB)), StartOf(CallId(1, kPrefixB))}),
+            Bools({false, false}));
+  EXPECT_THAT(InProgressIds(absl::InfiniteFuture()), ElementsAre(CallId(0)));
+}
+
+TEST_P(DiallingTest, OutcomeOfTheAttemptInProgressIsApplied) {
+  using domain::CallStatus;
+  ASSERT_EQ(Start({StartOf(CallId(0)), StartOf(CallId(1)), StartOf(CallId(2))}),
+            Bools({true, true, true}));
+  const absl::Time at = kT0 + absl::Minutes(3);
+  const absl::Time retry_at = kT0 + absl::Hours(1);
+  EXPECT_EQ(Record({Outcome(CallId(0), 1, CallStatus::kCompleted),
+                    Outcome(CallId(1), 1, CallStatus::kNoAnswer, retry_at),
+                    Outcome(CallId(2), 1, CallStatus::kBusy)},
+                   at),
+            Effects({"applied", "applied", "applied"}));
+  const domain::Call done = CallAt(0);
+  EXPECT_EQ(StateOf(done), CallState("completed", 1, std::nullopt));
+  EXPECT_EQ(done.updated_at, at);
+  EXPECT_EQ(State(1), CallState("no_answer", 1, retry_at));
+  EXPECT_EQ(State(2), CallState("busy", 1, std::nullopt));
+  // finished: completed and busy (no retry); not the no_answer waiting for its retry.
+  EXPECT_EQ(
+      Counts(),
+      (Tally{.queued = 4, .completed = 1, .no_answer = 1, .busy = 1, .picked = 3, .finished = 2}));
+  EXPECT_THAT(InProgressIds(absl::InfiniteFuture()), ElementsAre());
+  EXPECT_EQ(BatchStatusOf(batch_.id), domain::BatchStatus::kActive);
+}
+
+TEST_P(DiallingTest, RepeatedOutcomeIsADuplicateAndChangesNothing) {
+  using domain::CallStatus;
+  ASSERT_EQ(Start({StartOf(CallId(0)), StartOf(CallId(1)), StartOf(CallId(2))}),
+            Bools({true, true, true}));
+  const absl::Time first_at = kT0 + absl::Minutes(2);
+  AttemptOutcome first = Outcome(CallId(0), 1, CallStatus::kFailed);
+  first.duration_seconds = 3;
+  first.transcript = "first";
+  ASSERT_EQ(
+      Record({first, Outcome(CallId(1), 1, CallStatus::kNoAnswer, kT0 + absl::Hours(1))}, first_at),
+      Effects({"applied", "applied"}));
+  const Tally after = Counts();
+
+  AttemptOutcome again = first;  // same call, attempt and status; other details, and a retry
+  again.duration_seconds = 99;
+  again.transcript = "second";
+  again.next_attempt_at = kT0 + absl::Hours(1);
+  EXPECT_EQ(Record({again, Outcome(CallId(1), 1, CallStatus::kNoAnswer, kT0 + absl::Hours(2))},
+                   kT0 + absl::Minutes(5)),
+            Effects({"duplicate", "duplicate"}));
+  EXPECT_EQ(Counts(), after);
+  const domain::Call call = CallAt(0);
+  EXPECT_EQ(StateOf(call), CallState("failed", 1, std::nullopt));
+  EXPECT_EQ(call.updated_at, first_at);
+  EXPECT_THAT(Logs(call), ElementsAre(Log(1, "failed", first_at, 3, "", "first")));
+  EXPECT_EQ(State(1), CallState("no_answer", 1, kT0 + absl::Hours(1)));
+  EXPECT_EQ(CallAt(1).phone_logs.size(), 1u);
+
+  // The same outcome twice in one call: applied once.
+  EXPECT_EQ(
+      Record({Outcome(CallId(2), 1, CallStatus::kBusy), Outcome(CallId(2), 1, CallStatus::kBusy)},
+             kT0 + absl::Minutes(6)),
+      Effects({"applied", "duplicate"}));
+  EXPECT_EQ(CallAt(2).phone_logs.size(), 1u);
+  EXPECT_EQ(
+      Counts(),
+      (Tally{.queued = 4, .failed = 1, .no_answer = 1, .busy = 1, .picked = 3, .finished = 2}));
+}
+
+TEST_P(DiallingTest, ReportsForAnotherAttemptOrACallNotInProgressAreOnlyLogged) {
+  using domain::CallStatus;
+  ASSERT_EQ(Start({StartOf(CallId(0))}), Bools({true}));
+  const Tally started = Counts();
+  const absl::Time t1 = kT0 + absl::Minutes(2), t2 = kT0 + absl::Minutes(3),
+                   t3 = kT0 + absl::Minutes(4), t4 = kT0 + absl::Minutes(5);
+  // Another attempt number of the call in progress; a call still queued.
+  EXPECT_EQ(Record({Outcome(CallId(0), 2, CallStatus::kCompleted),
+                    Outcome(CallId(1), 1, CallStatus::kBusy, kT0 + absl::Hours(1))},
+                   t1),
+            Effects({"logged", "logged"}));
+  EXPECT_EQ(State(0), CallState("in_progress", 1, std::nullopt));
+  EXPECT_EQ(State(1), CallState("queued", 0, std::nullopt));
+  EXPECT_EQ(Counts(), started);
+  EXPECT_EQ(Waiting(kT0 + absl::Hours(2)), Seqs({}));
+  EXPECT_EQ(Fresh(false), Seqs({1, 2, 4, 5}));
+
+  // The attempt's own report is applied; a second, different outcome for it is only logged.
+  EXPECT_EQ(Record({Outcome(CallId(0), 1, CallStatus::kNoAnswer)}, t2), Effects({"applied"}));
+  EXPECT_EQ(Record({Outcome(CallId(0), 1, CallStatus::kCompleted)}, t3), Effects({"logged"}));
+  // A report for a call that is finished.
+  EXPECT_EQ(Record({Outcome(CallId(0), 1, CallStatus::kBusy)}, t4), Effects({"logged"}));
+  EXPECT_EQ(State(0), CallState("no_answer", 1, std::nullopt));
+  EXPECT_EQ(Counts(), (Tally{.queued = 6, .no_answer = 1, .picked = 1, .finished = 1}));
+  EXPECT_THAT(Logs(CallAt(0)), ElementsAre(Log(1, "no_answer", t2), Log(1, "completed", t3),
+                                           Log(1, "busy", t4), Log(2, "completed", t1)));
+  EXPECT_THAT(Logs(CallAt(1)), ElementsAre(Log(1, "busy", t1)));
+}
+
+TEST_P(DiallingTest, PhoneLogsComeBackInAttemptOrderFromListCallsAndForEachCall) {
+  using domain::CallStatus;
+  const absl::Time retry_at = kT0 + absl::Hours(1);
+  // Call 0: attempt 1 no answer, attempt 2 completed with details, then a late report for
+  // attempt 1. Call 4: one busy. The others: none.
+  ASSERT_EQ(Start({StartOf(CallId(0)), StartOf(CallId(4))}), Bools({true, true}));
+  ASSERT_EQ(
+      Record({Outcome(CallId(0), 1, CallStatus::kNoAnswer, retry_at)}, kT0 + absl::Minutes(2)),
+      Effects({"applied"}));
+  ASSERT_EQ(Record({Outcome(CallId(4), 1, CallStatus::kBusy)}, kT0 + absl::Minutes(4)),
+            Effects({"applied"}));
+  ASSERT_EQ(
+      Start({StartOf(CallId(0), CallStatus::kNoAnswer, 1, retry_at + absl::Minutes(10))}, retry_at),
+      Bools({true}));
+  AttemptOutcome done = Outcome(CallId(0), 2, CallStatus::kCompleted);
+  done.duration_seconds = 95;
+  done.recording_url = "https://rec.example/calls/0-2.mp3?sig=a%20b";
+  done.transcript = "Agent: Hello, \"Contact 0\"?\nContact: yes\t(ok)";
+  ASSERT_EQ(Record({done}, retry_at + absl::Minutes(3)), Effects({"applied"}));
+  ASSERT_EQ(Record({Outcome(CallId(0), 1, CallStatus::kFailed)}, retry_at + absl::Minutes(5)),
+            Effects({"logged"}));
+  const std::vector<LogView> logs0 = {
+      Log(1, "no_answer", kT0 + absl::Minutes(2)), Log(1, "failed", retry_at + absl::Minutes(5)),
+      Log(2, "completed", retry_at + absl::Minutes(3), 95, done.recording_url, done.transcript)};
+  const std::vector<LogView> logs4 = {Log(1, "busy", kT0 + absl::Minutes(4))};
+
+  CallQuery query;
+  query.limit = 100;
+  query.descending = false;
+  ASSERT_OK_AND_ASSIGN(CallPage page, store_->ListCalls("org-a", batch_.id, query));
+  ASSERT_EQ(page.calls.size(), 7u);
+  EXPECT_EQ(Logs(page.calls[0]), logs0);
+  EXPECT_EQ(Logs(page.calls[4]), logs4);
+  for (int seq : {1, 2, 3, 5, 6}) EXPECT_THAT(Logs(page.calls[seq]), ElementsAre()) << seq;
+  // A page in the middle, and a status filter.
+  query.offset = 3;
+  query.limit = 2;
+  ASSERT_OK_AND_ASSIGN(page, store_->ListCalls("org-a", batch_.id, query));
+  ASSERT_EQ(page.calls.size(), 2u);
+  EXPECT_EQ(page.calls[1].seq, 4);
+  EXPECT_EQ(Logs(page.calls[1]), logs4);
+  CallQuery completed;
+  completed.status = CallStatus::kCompleted;
+  ASSERT_OK_AND_ASSIGN(page, store_->ListCalls("org-a", batch_.id, completed));
+  ASSERT_EQ(page.calls.size(), 1u);
+  EXPECT_EQ(Logs(page.calls[0]), logs0);
+
+  const std::vector<domain::Call> calls = Calls("org-a", batch_.id);
+  ASSERT_EQ(calls.size(), 7u);
+  EXPECT_EQ(Logs(calls[0]), logs0);
+  EXPECT_EQ(Logs(calls[4]), logs4);
+  for (int seq : {1, 2, 3, 5, 6}) EXPECT_THAT(Logs(calls[seq]), ElementsAre()) << seq;
+}
+
+TEST_P(DiallingTest, NonOutcomeStatusIsInvalidArgumentAndStoresNothing) {
+  using domain::CallStatus;
+  ASSERT_EQ(Start({StartOf(CallId(0))}), Bools({true}));
+  for (CallStatus status :
+       {CallStatus::kQueued, CallStatus::kInProgress, CallStatus::kDnc, CallStatus::kCanceled}) {
+    EXPECT_THAT(store_->RecordOutcomes(
+                    std::vector<AttemptOutcome>{Outcome(CallId(0), 1, CallStatus::kCompleted),
+                                                Outcome(CallId(0), 1, status)},
+                    kT0 + absl::Minutes(2)),
+                StatusIs(absl::StatusCode::kInvalidArgument, ""))
+        << domain::CallStatusName(status);
+  }
+  const domain::Call call = CallAt(0);
+  EXPECT_EQ(StateOf(call), CallState("in_progress", 1, std::nullopt));
+  EXPECT_THAT(Logs(call), ElementsAre());
+  EXPECT_EQ(Counts(), (Tally{.queued = 6, .in_progress = 1, .picked = 1}));
+  // The valid outcome alone is still applied: nothing was logged for it.
+  EXPECT_EQ(Record({Outcome(CallId(0), 1, CallStatus::kCompleted)}, kT0 + absl::Minutes(3)),
+            Effects({"applied"}));
+}
+
+TEST_P(DiallingTest, RetryWaitsUntilDueAndStartsTheNextAttempt) {
+  using domain::CallStatus;
+  const absl::Time retry_at = kT0 + absl::Hours(1);
+  ASSERT_EQ(Start({StartOf(CallId(1))}), Bools({true}));
+  ASSERT_EQ(
+      Record({Outcome(CallId(1), 1, CallStatus::kNoAnswer, retry_at)}, kT0 + absl::Minutes(2)),
+      Effects({"applied"}));
+  EXPECT_EQ(Counts(), (Tally{.queued = 6, .no_answer = 1, .picked = 1}));
+  EXPECT_EQ(Waiting(retry_at - absl::Milliseconds(1)), Seqs({}));
+  ASSERT_OK_AND_ASSIGN(std::vector<DialCandidate> due,
+                       store_->ListWaitingCalls(batch_.id, retry_at, 10));
+  ASSERT_EQ(due.size(), 1u);
+  EXPECT_EQ(due[0].call_id, CallId(1));
+  EXPECT_EQ(due[0].status, CallStatus::kNoAnswer);
+  EXPECT_EQ(due[0].attempts, 1);
+  EXPECT_EQ(due[0].next_attempt_at, retry_at);
+  EXPECT_EQ(due[0].phone, CallRows::Phone(1));
+  EXPECT_EQ(Fresh(false), Seqs({2, 4, 5}));  // a retry is not fresh
+
+  // Stale expectations do nothing; the one read does.
+  EXPECT_EQ(Start({StartOf(CallId(1)), StartOf(CallId(1), CallStatus::kNoAnswer, 0),
+                   StartOf(CallId(1), CallStatus::kFailed, 1)},
+                  retry_at),
+            Bools({false, false, false}));
+  EXPECT_EQ(Start({StartOf(CallId(1), CallStatus::kNoAnswer, 1, retry_at + absl::Minutes(10),
+                           "+12125550101")},
+                  retry_at),
+            Bools({true}));
+  EXPECT_EQ(State(1), CallState("in_progress", 2, std::nullopt));
+  EXPECT_EQ(Counts(), (Tally{.queued = 6, .in_progress = 1, .picked = 1}));  // picked unchanged
+  EXPECT_EQ(Waiting(retry_at + absl::Hours(24)), Seqs({}));
+  ASSERT_OK_AND_ASSIGN(std::vector<InProgressCall> running,
+                       store_->ListInProgress(absl::InfiniteFuture(), 10));
+  ASSERT_EQ(running.size(), 1u);
+  EXPECT_EQ(running[0].attempts, 2);
+  EXPECT_EQ(running[0].from, "+12125550101");
+  EXPECT_EQ(running[0].deadline, retry_at + absl::Minutes(10));
+
+  // busy and failed retries wait too, earliest first whatever their status.
+  ASSERT_EQ(Start({StartOf(CallId(2)), StartOf(CallId(4))}), Bools({true, true}));
+  ASSERT_EQ(Record({Outcome(CallId(2), 1, CallStatus::kBusy, kT0 + absl::Minutes(45)),
+                    Outcome(CallId(4), 1, CallStatus::kFailed, kT0 + absl::Minutes(30))},
+                   kT0 + absl::Minutes(3)),
+            Effects({"applied", "applied"}));
+  EXPECT_EQ(Waiting(kT0 + absl::Hours(5)), Seqs({4, 2}));
+
+  // The last attempt fails with no retry left: the call is finished.
+  EXPECT_EQ(Record({Outcome(CallId(1), 2, CallStatus::kFailed)}, retry_at + absl::Minutes(1)),
+            Effects({"applied"}));
+  EXPECT_EQ(Counts(), (Tally{.queued = 4, .failed = 2, .busy = 1, .picked = 3, .finished = 1}));
+}
+
+TEST_P(DiallingTest, BatchCompletesWhenEveryCallIsFinal) {
+  using domain::CallStatus;
+  const CallRows three(3);
+  const domain::Batch small = ActiveBatch("a", "small", kPrefixB);
+  ASSERT_THAT(store_->InsertBatch(small, three.calls(), {}, nullptr), IsOk());
+  ASSERT_EQ(Start({StartOf(CallId(0, kPrefixB)), StartOf(CallId(2, kPrefixB))}),
+            Bools({true, true}));
+  ASSERT_EQ(
+      Record({Outcome(CallId(0, kPrefixB), 1, CallStatus::kCompleted)}, kT0 + absl::Minutes(2)),
+      Effects({"applied"}));
+  ASSERT_EQ(Record({Outcome(CallId(2, kPrefixB), 1, CallStatus::kFailed)}, kT0 + absl::Minutes(3)),
+            Effects({"applied"}));
+  EXPECT_EQ(BatchStatusOf(small.id), domain::BatchStatus::kActive);  // call 1 is still queued
+  EXPECT_TRUE(MarkDnc(CallId(1, kPrefixB), CallStatus::kQueued, 0, kT0 + absl::Minutes(4)));
+
+  ASSERT_OK_AND_ASSIGN(domain::Batch done, store_->GetBatch("org-a", small.id));
+  EXPECT_EQ(done.status, domain::BatchStatus::kCompleted);
+  EXPECT_EQ(done.updated_at, kT0 + absl::Minutes(4));
+  EXPECT_EQ(Counts("org-a", small.id),
+            (Tally{.completed = 1, .failed = 1, .dnc = 1, .picked = 2, .finished = 3}));
+  ASSERT_OK_AND_ASSIGN(std::vector<domain::Batch> active, store_->ListActiveBatches());
+  ASSERT_EQ(active.size(), 1u);
+  EXPECT_EQ(active[0].id, batch_.id);
+  EXPECT_EQ(BatchStatusOf(batch_.id), domain::BatchStatus::kActive);
+}
+
+TEST_P(DiallingTest, BatchWithACallWaitingForARetryStaysActiveUntilItsLastAttempt) {
+  using domain::CallStatus;
+  const CallRows two(2);
+  const domain::Batch small = ActiveBatch("a", "small", kPrefixB);
+  ASSERT_THAT(store_->InsertBatch(small, two.calls(), {}, nullptr), IsOk());
+  const absl::Time retry_at = kT0 + absl::Hours(1);
+  ASSERT_EQ(Start({StartOf(CallId(0, kPrefixB)), StartOf(CallId(1, kPrefixB))}),
+            Bools({true, true}));
+  ASSERT_EQ(Record({Outcome(CallId(0, kPrefixB), 1, CallStatus::kCompleted),
+                    Outcome(CallId(1, kPrefixB), 1, CallStatus::kNoAnswer, retry_at)},
+                   kT0 + absl::Minutes(2)),
+            Effects({"applied", "applied"}));
+  EXPECT_EQ(BatchStatusOf(small.id), domain::BatchStatus::kActive);
+  EXPECT_EQ(Counts("org-a", small.id),
+            (Tally{.completed = 1, .no_answer = 1, .picked = 2, .finished = 1}));
+
+  ASSERT_EQ(Start({StartOf(CallId(1, kPrefixB), CallStatus::kNoAnswer, 1)}, retry_at),
+            Bools({true}));
+  EXPECT_EQ(BatchStatusOf(small.id), domain::BatchStatus::kActive);
+  // Paused meanwhile, the batch still completes when its last call ends (every call is final).
+  ASSERT_THAT(store_->UpdateBatchStatus("org-a", small.id, domain::BatchStatus::kActive,
+                                        domain::BatchStatus::kPaused, retry_at),
+              IsOk());
+  ASSERT_EQ(
+      Record({Outcome(CallId(1, kPrefixB), 2, CallStatus::kBusy)}, retry_at + absl::Minutes(1)),
+      Effects({"applied"}));
+  EXPECT_EQ(BatchStatusOf(small.id), domain::BatchStatus::kCompleted);
+  EXPECT_EQ(Counts("org-a", small.id),
+            (Tally{.completed = 1, .busy = 1, .picked = 2, .finished = 2}));
+}
+
+TEST_P(DiallingTest, MarkCallDncIsACompareAndSetThatFinishesTheCall) {
+  using domain::CallStatus;
+  EXPECT_TRUE(MarkDnc(CallId(0), CallStatus::kQueued, 0, kStartAt));
+  const domain::Call call = CallAt(0);
+  EXPECT_EQ(StateOf(call), CallState("dnc", 0, std::nullopt));
+  EXPECT_EQ(call.updated_at, kStartAt);
+  EXPECT_EQ(Counts(), (Tally{.queued = 6, .dnc = 1, .finished = 1}));
+
+  EXPECT_FALSE(MarkDnc(CallId(0), CallStatus::kQueued, 0, kStartAt));  // already dnc
+  EXPECT_FALSE(MarkDnc(CallId(1), CallStatus::kNoAnswer, 0, kStartAt));
+  EXPECT_FALSE(MarkDnc(CallId(1), CallStatus::kQueued, 1, kStartAt));
+  EXPECT_FALSE(MarkDnc("nope", CallStatus::kQueued, 0, kStartAt));
+  EXPECT_EQ(State(1), CallState("queued", 0, std::nullopt));
+  EXPECT_EQ(Counts(), (Tally{.queued = 6, .dnc = 1, .finished = 1}));
+  EXPECT_EQ(Start({StartOf(CallId(0))}), Bools({false}));  // never dialled
+
+  // A deferred call and a call waiting for its retry end as dnc too, and stop waiting.
+  ASSERT_THAT(store_->DeferCalls(
+                  std::vector<Deferral>{{CallId(1), CallStatus::kQueued, 0, kT0 + absl::Hours(1)}},
+                  kStartAt),
+              IsOk());
+  ASSERT_EQ(Start({StartOf(CallId(2))}), Bools({true}));
+  ASSERT_EQ(Record({Outcome(CallId(2), 1, CallStatus::kNoAnswer, kT0 + absl::Hours(1))},
+                   kT0 + absl::Minutes(2)),
+            Effects({"applied"}));
+  EXPECT_EQ(Counts(), (Tally{.queued = 5, .no_answer = 1, .dnc = 1, .picked = 1, .finished = 1}));
+  EXPECT_TRUE(MarkDnc(CallId(1), CallStatus::kQueued, 0, kT0 + absl::Minutes(3)));
+  EXPECT_TRUE(MarkDnc(CallId(2), CallStatus::kNoAnswer, 1, kT0 + absl::Minutes(3)));
+  EXPECT_EQ(State(1), CallState("dnc", 0, std::nullopt));
+  EXPECT_EQ(State(2), CallState("dnc", 1, std::nullopt));
+  EXPECT_EQ(Counts(), (Tally{.queued = 4, .dnc = 3, .picked = 1, .finished = 3}));
+  EXPECT_EQ(Waiting(kT0 + absl::Hours(24)), Seqs({}));
+  EXPECT_EQ(Fresh(false), Seqs({4, 5}));
+  EXPECT_EQ(Fresh(true), Seqs({3, 6}));
+}
+
+TEST_P(DiallingTest, FindCallAnswersForEveryOrganizationAndNotFoundOtherwise) {
+  const CallRows two(2);
+  const domain::Batch theirs = ActiveBatch("b", "1", kPrefixB);
+  ASSERT_THAT(store_->InsertBatch(theirs, two.calls(), {}, nullptr), IsOk());
+  ASSERT_OK_AND_ASSIGN(CallRef ref, store_->FindCall(CallId(0, kPrefixB)));
+  EXPECT_EQ(ref.call_id, CallId(0, kPrefixB));
+  EXPECT_EQ(ref.batch_id, theirs.id);
+  EXPECT_EQ(ref.organization_id, "org-b");
+  EXPECT_EQ(ref.agent_id, "agent-b-demo");
+  EXPECT_EQ(ref.status, domain::CallStatus::kQueued);
+  EXPECT_EQ(ref.attempts, 0);
+  EXPECT_EQ(ref.timezone, std::optional<std::string>("America/Chicago"));
+
+  ASSERT_EQ(Start({StartOf(CallId(1, kPrefixB))}), Bools({true}));
+  ASSERT_OK_AND_ASSIGN(ref, store_->FindCall(CallId(1, kPrefixB)));
+  EXPECT_EQ(ref.organization_id, "org-b");
+  EXPECT_EQ(ref.status, domain::CallStatus::kInProgress);
+  EXPECT_EQ(ref.attempts, 1);
+  EXPECT_EQ(ref.timezone, std::nullopt);
+
+  // A paused batch's calls are found.
+  ASSERT_THAT(store_->UpdateBatchStatus("org-a", batch_.id, domain::BatchStatus::kActive,
+                                        domain::BatchStatus::kPaused, kT0),
+              IsOk());
+  ASSERT_OK_AND_ASSIGN(ref, store_->FindCall(CallId(3)));
+  EXPECT_EQ(ref.organization_id, "org-a");
+  EXPECT_EQ(ref.batch_id, batch_.id);
+  EXPECT_EQ(ref.agent_id, "agent-a-demo");
+
+  for (const std::string& missing : {std::string("nope"), std::string(), CallId(kCalls)}) {
+    EXPECT_THAT(store_->FindCall(missing), StatusIs(absl::StatusCode::kNotFound, "")) << missing;
+  }
+  ASSERT_THAT(store_->DeleteBatch("org-b", theirs.id, kT0), IsOk());
+  EXPECT_THAT(store_->FindCall(CallId(0, kPrefixB)), StatusIs(absl::StatusCode::kNotFound, ""));
+  EXPECT_THAT(store_->FindCall(CallId(1, kPrefixB)), StatusIs(absl::StatusCode::kNotFound, ""));
+}
+
+TEST_P(DiallingTest, InProgressAttemptsAreListedUpToTheirDeadline) {
+  using domain::CallStatus;
+  const CallRows one(1);
+  ASSERT_THAT(store_->InsertBatch(ActiveBatch("b", "1", kPrefixB), one.calls(), {}, nullptr),
+              IsOk());
+  const std::string theirs = CallId(0, kPrefixB);
+  ASSERT_EQ(
+      Start({StartOf(CallId(0), CallStatus::kQueued, 0, kT0 + absl::Minutes(10), "+12125550100"),
+             StartOf(CallId(1), CallStatus::kQueued, 0, kT0 + absl::Minutes(5), "+12125550101"),
+             StartOf(theirs, CallStatus::kQueued, 0, kT0 + absl::Minutes(20), "+13105550100")}),
+      Bools({true, true, true}));
+  EXPECT_THAT(InProgressIds(kT0 + absl::Minutes(4)), ElementsAre());
+  EXPECT_THAT(InProgressIds(kT0 + absl::Minutes(5)), ElementsAre(CallId(1)));  // at the deadline
+  EXPECT_THAT(InProgressIds(kT0 + absl::Minutes(10)),
+              testing::UnorderedElementsAre(CallId(1), CallId(0)));
+  EXPECT_THAT(InProgressIds(absl::InfiniteFuture()),
+              testing::UnorderedElementsAre(CallId(1), CallId(0), theirs));
+  EXPECT_EQ(InProgressIds(absl::InfiniteFuture(), 2).size(), 2u);
+
+  ASSERT_OK_AND_ASSIGN(std::vector<InProgressCall> all,
+                       store_->ListInProgress(absl::InfiniteFuture(), 100));
+  for (const InProgressCall& call : all) {
+    SCOPED_TRACE(call.call_id);
+    if (call.call_id == CallId(0)) {
+      EXPECT_EQ(call.batch_id, batch_.id);
+      EXPECT_EQ(call.from, "+12125550100");
+      EXPECT_EQ(call.attempts, 1);
+      EXPECT_EQ(call.deadline, kT0 + absl::Minutes(10));
+    } else if (call.call_id == theirs) {
+      EXPECT_EQ(call.batch_id, "batch-b-1");
+      EXPECT_EQ(call.from, "+13105550100");
+      EXPECT_EQ(call.deadline, kT0 + absl::Minutes(20));
+    }
+  }
+
+  // After its outcome a call is no longer listed; its next attempt is, with its own deadline.
+  ASSERT_EQ(Record({Outcome(CallId(1), 1, CallStatus::kNoAnswer, kT0 + absl::Hours(1))},
+                   kT0 + absl::Minutes(6)),
+            Effects({"applied"}));
+  EXPECT_THAT(InProgressIds(absl::InfiniteFuture()),
+              testing::UnorderedElementsAre(CallId(0), theirs));
+  ASSERT_EQ(Start({StartOf(CallId(1), CallStatus::kNoAnswer, 1,
+                           kT0 + absl::Hours(1) + absl::Minutes(10), "+12125550102")},
+                  kT0 + absl::Hours(1)),
+            Bools({true}));
+  ASSERT_OK_AND_ASSIGN(all, store_->ListInProgress(kT0 + absl::Minutes(90), 100));
+  bool seen = false;
+  for (const InProgressCall& call : all) {
+    if (call.call_id != CallId(1)) continue;
+    seen = true;
+    EXPECT_EQ(call.attempts, 2);
+    EXPECT_EQ(call.from, "+12125550102");
+    EXPECT_EQ(call.deadline, kT0 + absl::Hours(1) + absl::Minutes(10));
+  }
+  EXPECT_TRUE(seen);
+  EXPECT_THAT(InProgressIds(kT0 + absl::Minutes(15)), ElementsAre(CallId(0)));
+}
+
+TEST_P(DiallingTest, CountersEqualARecountAfterEveryOperation) {
+  using domain::CallStatus;
+  const auto at = [](int minutes) { return kT0 + absl::Minutes(minutes); };
+  ExpectCountersMatchRecount();
+  {
+    SCOPED_TRACE("deferral");
+    ASSERT_THAT(store_->DeferCalls(
+                    std::vector<Deferral>{{CallId(0), CallStatus::kQueued, 0, at(60)}}, at(1)),
+                IsOk());
+    ExpectCountersMatchRecount();
+  }
+  {
+    SCOPED_TRACE("starts");
+    ASSERT_EQ(
+        Start({StartOf(CallId(1)), StartOf(CallId(2)), StartOf(CallId(4)), StartOf(CallId(4))},
+              at(1)),
+        Bools({true, true, true, false}));
+    ExpectCountersMatchRecount();
+  }
+  {
+    SCOPED_TRACE("outcomes, duplicates and late reports");
+    ASSERT_EQ(Record({Outcome(CallId(1), 1, CallStatus::kCompleted),
+                      Outcome(CallId(2), 1, CallStatus::kNoAnswer, at(30)),
+                      Outcome(CallId(4), 1, CallStatus::kBusy, at(30)),
+                      Outcome(CallId(1), 1, CallStatus::kCompleted),
+                      Outcome(CallId(1), 1, CallStatus::kFailed),
+                      Outcome(CallId(5), 1, CallStatus::kFailed)},
+                     at(2)),
+              Effects({"applied", "applied", "applied", "duplicate", "logged", "logged"}));
+    ExpectCountersMatchRecount();
+  }
+  {
+    SCOPED_TRACE("dnc of a queued call");
+    ASSERT_TRUE(MarkDnc(CallId(5), CallStatus::kQueued, 0, at(3)));
+    ExpectCountersMatchRecount();
+  }
+  {
+    SCOPED_TRACE("retry and deferred call started");
+    ASSERT_EQ(Start({StartOf(CallId(2), CallStatus::kNoAnswer, 1),
+                     StartOf(CallId(0), CallStatus::kQueued, 0)},
+                    at(60)),
+              Bools({true, true}));
+    ExpectCountersMatchRecount();
+  }
+  {
+    SCOPED_TRACE("final failure and a failure with a retry");
+    ASSERT_EQ(Record({Outcome(CallId(2), 2, CallStatus::kFailed),
+                      Outcome(CallId(0), 1, CallStatus::kFailed, at(120))},
+                     at(61)),
+              Effects({"applied", "applied"}));
+    ExpectCountersMatchRecount();
+  }
+  {
+    SCOPED_TRACE("dnc of a call waiting for its retry; a retry deferred");
+    ASSERT_TRUE(MarkDnc(CallId(4), CallStatus::kBusy, 1, at(62)));
+    ASSERT_THAT(store_->DeferCalls(
+                    std::vector<Deferral>{{CallId(0), CallStatus::kFailed, 1, at(180)}}, at(62)),
+                IsOk());
+    EXPECT_EQ(Waiting(at(240)), Seqs({0}));
+    ExpectCountersMatchRecount();
+  }
+  {
+    SCOPED_TRACE("the last calls");
+    ASSERT_EQ(
+        Start({StartOf(CallId(3)), StartOf(CallId(6)), StartOf(CallId(0), CallStatus::kFailed, 1)},
+              at(180)),
+        Bools({true, true, true}));
+    ExpectCountersMatchRecount();
+    ASSERT_EQ(Record({Outcome(CallId(3), 1, CallStatus::kCompleted),
+                      Outcome(CallId(6), 1, CallStatus::kNoAnswer),
+                      Outcome(CallId(0), 2, CallStatus::kCompleted)},
+                     at(181)),
+              Effects({"applied", "applied", "applied"}));
+    ExpectCountersMatchRecount();
+  }
+  EXPECT_EQ(
+      Counts(),
+      (Tally{.completed = 3, .failed = 1, .no_answer = 1, .dnc = 2, .picked = 6, .finished = 7}));
+  EXPECT_EQ(BatchStatusOf(batch_.id), domain::BatchStatus::kCompleted);
+}
+
+// The plans behind the dialling reads: each reads its (partial) index in the order it returns,
+// without a sort, and the statements' WHERE clauses imply the indexes' (else INDEXED BY fails).
+TEST_P(DiallingTest, DiallingQueriesUseTheirPartialIndexes) {
+  if (!file()) GTEST_SKIP() << "raw SQL needs the database file";
+  RawDb db(path_);
+  EXPECT_EQ(db.Int("SELECT COUNT(*) FROM pragma_index_list('calls') WHERE partial = 1 AND name IN "
+                   "('calls_waiting', 'calls_own_zone', 'calls_in_progress')"),
+            3);
+  const auto plan = [&](const std::string& query) {
+    sqlite3_stmt* raw = nullptr;
+    EXPECT_EQ(
+        sqlite3_prepare_v2(db.get(), ("EXPLAIN QUERY PLAN " + query).c_str(), -1, &raw, nullptr),
+        SQLITE_OK)
+        << query << ": " << sqlite3_errmsg(db.get());
+    sqlite::StmtPtr stmt(raw);
+    std::string text;
+    while (stmt && sqlite3_step(stmt.get()) == SQLITE_ROW) {
+      text += reinterpret_cast<const char*>(sqlite3_column_text(stmt.get(), 3));
+      text += "; ";
+    }
+    return text;
+  };
+  EXPECT_THAT(plan("SELECT id FROM calls INDEXED BY calls_own_zone WHERE batch_id = 'b' AND "
+                   "status = 'queued' AND timezone IS NOT NULL AND next_attempt_at IS NULL AND "
+                   "seq > -1 ORDER BY seq LIMIT 10"),
+              testing::AllOf(HasSubstr("calls_own_zone"), Not(HasSubstr("TEMP B-TREE"))));
+  EXPECT_THAT(plan("SELECT id FROM calls INDEXED BY calls_by_status WHERE batch_id = 'b' AND "
+                   "status = 'queued' AND seq > -1 AND timezone IS NULL AND next_attempt_at IS "
+                   "NULL ORDER BY seq LIMIT 10"),
+              testing::AllOf(HasSubstr("calls_by_status"), Not(HasSubstr("TEMP B-TREE"))));
+  EXPECT_THAT(plan("SELECT id FROM calls INDEXED BY calls_waiting WHERE batch_id = 'b' AND "
+                   "next_attempt_at IS NOT NULL AND next_attempt_at <= 5 AND status IN "
+                   "('queued', 'failed', 'no_answer', 'busy') ORDER BY next_attempt_at LIMIT 10"),
+              testing::AllOf(HasSubstr("calls_waiting"), Not(HasSubstr("TEMP B-TREE"))));
+  EXPECT_THAT(plan("SELECT id FROM calls INDEXED BY calls_in_progress WHERE attempt_deadline IS "
+                   "NOT NULL AND attempt_deadline <= 5 AND status = 'in_progress' "
+                   "ORDER BY attempt_deadline LIMIT 10"),
+              testing::AllOf(HasSubstr("calls_in_progress"), Not(HasSubstr("TEMP B-TREE"))));
+  EXPECT_THAT(plan("SELECT attempt FROM call_logs WHERE call_id = 'c' ORDER BY attempt, "
+                   "created_at"),
+              HasSubstr("PRIMARY KEY"));
+  EXPECT_THAT(plan("SELECT c.id FROM calls c JOIN batches b ON b.id = c.batch_id "
+                   "WHERE c.id = 'c' AND b.deleted_at IS NULL"),
+              testing::AllOf(HasSubstr("SEARCH c USING PRIMARY KEY"), Not(HasSubstr("SCAN"))));
+  // An upload leaves the waiting and in-progress indexes empty (it pays nothing for them).
+  EXPECT_EQ(db.Int("SELECT COUNT(*) FROM calls INDEXED BY calls_waiting WHERE batch_id = "
+                   "'batch-a-d' AND next_attempt_at IS NOT NULL"),
+            0);
+  EXPECT_EQ(db.Int("SELECT COUNT(*) FROM calls INDEXED BY calls_in_progress WHERE "
+                   "attempt_deadline IS NOT NULL"),
+            0);
+}
+
+// --- dialling edge cases: the store's own guarantees whatever the caller passes ---------------
+
+// A report logged before its attempt started (a runtime reporting early, or a replay) must not
+// turn the attempt's real outcome into a "duplicate": the header applies an outcome "when the call
+// is in_progress on that attempt", and kDuplicate means "this attempt already has this outcome".
+TEST_P(DiallingTest, ReportLoggedBeforeItsAttemptStartedDoesNotSwallowItsOutcome) {
+  using domain::CallStatus;
+  ASSERT_EQ(Record({Outcome(CallId(0), 1, CallStatus::kFailed)}, kT0), Effects({"logged"}));
+  ASSERT_EQ(Start({StartOf(CallId(0))}), Bools({true}));
+  EXPECT_EQ(Record({Outcome(CallId(0), 1, CallStatus::kFailed)}, kT0 + absl::Minutes(2)),
+            Effects({"applied"}));
+  EXPECT_EQ(State(0), CallState("failed", 1, std::nullopt));
+  EXPECT_THAT(InProgressIds(absl::InfiniteFuture()), ElementsAre());
+  EXPECT_EQ(Counts(), (Tally{.queued = 6, .failed = 1, .picked = 1, .finished = 1}));
+}
+
+// The compare-and-set operations accept any expected state; whatever they do with a call that is
+// already final (here call 1: failed, no retry), the counters must still equal a recount. One test
+// per operation, so that each one's drift is reported on its own.
+class DiallingFinalCallTest : public DiallingTest {
+ protected:
+  void SetUp() override {
+    DiallingTest::SetUp();
+    if (HasFatalFailure()) return;
+    ASSERT_EQ(Start({StartOf(CallId(1))}), Bools({true}));
+    ASSERT_EQ(Record({Outcome(CallId(1), 1, domain::CallStatus::kFailed)}, kT0 + absl::Minutes(2)),
+              Effects({"applied"}));
+    ASSERT_EQ(Counts(), (Tally{.queued = 6, .failed = 1, .picked = 1, .finished = 1}));
+  }
+};
+
+INSTANTIATE_TEST_SUITE_P(Sqlite, DiallingFinalCallTest,
+                         testing::Values(Backend::kFile, Backend::kMemory),
+                         [](const testing::TestParamInfo<Backend>& info) {
+                           return info.param == Backend::kFile ? "File" : "Memory";
+                         });
+
+TEST_P(DiallingFinalCallTest, MarkCallDncOfAFinalCallKeepsTheCountersExact) {
+  ASSERT_THAT(
+      store_->MarkCallDnc(CallId(1), domain::CallStatus::kFailed, 1, kT0 + absl::Minutes(3)),
+      IsOk());
+  ExpectCountersMatchRecount();
+}
+
+TEST_P(DiallingFinalCallTest, DeferringAFinalCallKeepsTheCountersExact) {
+  ASSERT_THAT(store_->DeferCalls(std::vector<Deferral>{{CallId(1), domain::CallStatus::kFailed, 1,
+                                                        kT0 + absl::Hours(1)}},
+                                 kT0 + absl::Minutes(3)),
+              IsOk());
+  ExpectCountersMatchRecount();
+}
+
+TEST_P(DiallingFinalCallTest, StartingAFinalCallKeepsTheCountersExact) {
+  ASSERT_THAT(store_->StartAttempts(
+                  std::vector<AttemptStart>{StartOf(CallId(1), domain::CallStatus::kFailed, 1)},
+                  kT0 + absl::Minutes(3)),
+              IsOk());
+  ExpectCountersMatchRecount();
+}
+
+// "completed" is final whatever next_attempt_at says (migration 3), so an outcome completed with a
+// next attempt must either be refused or still count the call as finished.
+TEST_P(DiallingTest, CompletedOutcomeWithANextAttemptKeepsTheCountersExact) {
+  ASSERT_EQ(Start({StartOf(CallId(0))}), Bools({true}));
+  (void)store_->RecordOutcomes(
+      std::vector<AttemptOutcome>{
+          Outcome(CallId(0), 1, domain::CallStatus::kCompleted, kT0 + absl::Hours(1))},
+      kT0 + absl::Minutes(2));
+  ExpectCountersMatchRecount();
+}
+
 }  // namespace
 }  // namespace nexus::store
