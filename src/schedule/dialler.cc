@@ -17,6 +17,7 @@ using json = nlohmann::json;
 constexpr int kExpirePerPass = 500;
 constexpr int kLookahead = 64;
 constexpr std::chrono::milliseconds kMinPassGap(5);
+constexpr absl::Duration kCountsEvery = absl::Seconds(5);  // the nexus_calls gauge
 
 uint8_t DayMask(const std::vector<int>& days) {
   uint8_t mask = 0;
@@ -109,6 +110,7 @@ Dialler::Dialler(store::Store& store, const core::Clock& clock, CallSender& send
     metrics_->DescribeCounter("nexus_call_outcomes_total",
                               "Attempt outcomes applied to calls, by status");
     metrics_->DescribeGauge("nexus_dialler_in_progress", "Attempts this process has in flight");
+    metrics_->DescribeGauge("nexus_calls", "Calls of every batch by status (every 5 s)");
     metrics_->DescribeHistogram("nexus_dialler_dispatch_lag_seconds",
                                 "From a call being due to its dispatch starting",
                                 {0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60});
@@ -220,7 +222,17 @@ absl::Status Dialler::RunOnce() {
     }
     last_error = status.ok() ? std::string() : status.ToString();
   }
-  if (metrics_ != nullptr) metrics_->Set("nexus_dialler_in_progress", {}, in_flight());
+  if (metrics_ != nullptr) {
+    metrics_->Set("nexus_dialler_in_progress", {}, in_flight());
+    if (now - last_counts_ >= kCountsEvery || now < last_counts_) {
+      last_counts_ = now;
+      NEXUS_ASSIGN_OR_RETURN(const store::CallCounts counts, store_.CountAllCalls());
+      for (domain::CallStatus status : domain::kAllCallStatuses) {
+        metrics_->Set("nexus_calls", {{"status", std::string(domain::CallStatusName(status))}},
+                      static_cast<double>(counts.Of(status)));
+      }
+    }
+  }
   return absl::OkStatus();
 }
 

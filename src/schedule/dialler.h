@@ -145,6 +145,7 @@ class Dialler {
   absl::flat_hash_map<std::string, int> busy_;               // calling number → calls
   absl::flat_hash_map<std::string, absl::TimeZone> zones_;
   absl::flat_hash_map<std::string, BatchState> batches_;  // only the pass thread touches it
+  absl::Time last_counts_ = absl::InfinitePast();         // the nexus_calls gauge's refresh
   struct PendingOutcome {
     store::AttemptOutcome outcome;
     std::optional<absl::StatusOr<store::OutcomeEffect>> result;

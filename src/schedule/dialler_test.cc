@@ -4,6 +4,7 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+
 #include <nlohmann/json.hpp>
 
 #include "core/webhook_signature.h"
@@ -207,6 +208,9 @@ TEST_F(DiallerTest, DispatchesOnlyInsideTheWindowWithASignedBody) {
   EXPECT_EQ(call.attempts, 1);
   EXPECT_EQ(Counts().picked, 1);
   EXPECT_EQ(dialler->in_flight(), 1);
+  EXPECT_EQ(metrics_.Value("nexus_calls", {{"status", "in_progress"}}), 1);
+  EXPECT_EQ(metrics_.Value("nexus_calls", {{"status", "queued"}}), 0);
+  EXPECT_EQ(metrics_.Value("nexus_dialler_in_progress", {}), 1);
   // Started once: another pass does not dispatch it again.
   ASSERT_TRUE(dialler->RunOnce().ok());
   EXPECT_EQ(sender_.sent.size(), 1u);
@@ -265,8 +269,7 @@ TEST_F(DiallerTest, ConcurrencyPerNumberAndRoundRobinRotation) {
   EXPECT_EQ(sender_.sent.size(), 2u) << "no line free";
 
   // The second number's call ends: its line is free again, the first one's is not.
-  ASSERT_TRUE(
-      dialler->ApplyOutcome(CallId(1), Outcome(domain::CallStatus::kCompleted)).ok());
+  ASSERT_TRUE(dialler->ApplyOutcome(CallId(1), Outcome(domain::CallStatus::kCompleted)).ok());
   ASSERT_TRUE(dialler->RunOnce().ok());
   ASSERT_EQ(sender_.sent.size(), 3u);
   EXPECT_EQ(sender_.sent[2].body["from"], "+14155550101");

@@ -378,6 +378,8 @@ class Store {
       std::span<const AttemptOutcome> outcomes, absl::Time now) = 0;
   // The call with this ID in any organization's non-deleted batch; NotFound otherwise.
   virtual absl::StatusOr<CallRef> FindCall(std::string_view call_id) = 0;
+  // The counters of every non-deleted batch, summed (the calls-by-status metric).
+  virtual absl::StatusOr<CallCounts> CountAllCalls() = 0;
   // Attempts in progress whose deadline is at or before `until` (InfiniteFuture: all).
   virtual absl::StatusOr<std::vector<InProgressCall>> ListInProgress(absl::Time until,
                                                                      int limit) = 0;

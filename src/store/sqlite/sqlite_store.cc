@@ -1923,6 +1923,20 @@ absl::StatusOr<std::vector<OutcomeEffect>> SqliteStore::RecordOutcomes(
       });
 }
 
+absl::StatusOr<CallCounts> SqliteStore::CountAllCalls() {
+  return Transact(*pool_, Mode::kRead, [&](Connection& c) -> absl::StatusOr<CallCounts> {
+    NEXUS_ASSIGN_OR_RETURN(
+        Cursor row, c.Query("SELECT TOTAL(k.queued), TOTAL(k.in_progress), TOTAL(k.completed), "
+                            "TOTAL(k.failed), TOTAL(k.no_answer), TOTAL(k.busy), TOTAL(k.dnc), "
+                            "TOTAL(k.canceled), TOTAL(k.picked), TOTAL(k.finished) "
+                            "FROM batch_call_counts k JOIN batches b ON b.id = k.batch_id "
+                            "WHERE b.deleted_at IS NULL",
+                            {}));
+    NEXUS_ASSIGN_OR_RETURN(const bool found, row.Next());
+    return found ? ReadCounts(row, 0) : CallCounts();
+  });
+}
+
 absl::StatusOr<CallRef> SqliteStore::FindCall(std::string_view call_id) {
   return Transact(*pool_, Mode::kRead, [&](Connection& c) {
     return SelectOne(

@@ -167,6 +167,7 @@ class SqliteStore final : public Store {
   absl::StatusOr<std::vector<OutcomeEffect>> RecordOutcomes(
       std::span<const AttemptOutcome> outcomes, absl::Time now) override;
   absl::StatusOr<CallRef> FindCall(std::string_view call_id) override;
+  absl::StatusOr<CallCounts> CountAllCalls() override;
   absl::StatusOr<std::vector<InProgressCall>> ListInProgress(absl::Time until, int limit) override;
 
  private:
