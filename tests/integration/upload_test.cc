@@ -2,6 +2,11 @@
 // error list, strict / lenient / dry-run, DNC, de-duplication, idempotent retries. Every refused
 // upload is also checked to have stored nothing.
 #include <gmock/gmock.h>
+#include <unistd.h>
+#include <xlsxwriter.h>
+
+#include <fstream>
+#include <sstream>
 
 #include "api_fixture.h"
 #include "support/upload_client.h"
@@ -183,6 +188,112 @@ TEST_F(UploadTest, InvalidRowsCsvListsEverySkippedRowWithItsFirstErrorAndOrigina
       Call("GET", "/api/call/batch/" + clean_id + "/invalid-rows.csv", AlphaToken());
   ASSERT_EQ(empty.status, 200) << empty.body;
   EXPECT_EQ(empty.body, "row,column,message,phoneNumber,name,account_id\r\n");
+}
+
+// The same sheet as CSV text, as an XLSX workbook written here with libxlsxwriter (typed
+// cells: numbers, dates, booleans, a formula) and as the committed BIFF8 file
+// tests/data/xls/conformance.xls (made by tests/data/xls/make_fixtures.py):
+//   phoneNumber     | name         | amount  | signup     | vip   | notes
+//   12125551234     | O'Brien, Zoë | 1.5     | 2023-03-15 | TRUE  | first
+//   (blank row)
+//   +1 646 555 0199 | José         | -3.25   | 2024-02-29 | FALSE |
+//   6465550100      | Li           | 0.1+0.2 | 1999-12-31 | TRUE  | two\nlines
+//   (blank row)
+//                   |              |         |            |       | orphan note   (invalid)
+std::string ConformanceCsv() {
+  return "phoneNumber,name,amount,signup,vip,notes\r\n"
+         "12125551234,\"O'Brien, Zo\xC3\xAB\",1.5,2023-03-15,true,first\r\n"
+         ",,,,,\r\n"
+         "+1 646 555 0199,Jos\xC3\xA9,-3.25,2024-02-29,false,\r\n"
+         "6465550100,Li,0.3,1999-12-31,true,\"two\nlines\"\r\n"
+         "  , ,,,,\r\n"
+         ",,,,,orphan note\r\n";
+}
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream bytes;
+  bytes << in.rdbuf();
+  return bytes.str();
+}
+
+std::string ConformanceXlsx(const std::string& path) {
+  lxw_workbook* wb = workbook_new(path.c_str());
+  lxw_worksheet* ws = workbook_add_worksheet(wb, nullptr);
+  lxw_format* date = workbook_add_format(wb);
+  format_set_num_format(date, "yyyy-mm-dd");
+  const char* header[] = {"phoneNumber", "name", "amount", "signup", "vip", "notes"};
+  for (int c = 0; c < 6; ++c) worksheet_write_string(ws, 0, c, header[c], nullptr);
+  worksheet_write_number(ws, 1, 0, 12125551234.0, nullptr);
+  worksheet_write_string(ws, 1, 1, "O'Brien, Zo\xC3\xAB", nullptr);
+  worksheet_write_number(ws, 1, 2, 1.5, nullptr);
+  lxw_datetime d1 = {2023, 3, 15, 0, 0, 0};
+  worksheet_write_datetime(ws, 1, 3, &d1, date);
+  worksheet_write_boolean(ws, 1, 4, 1, nullptr);
+  worksheet_write_string(ws, 1, 5, "first", nullptr);
+  worksheet_write_string(ws, 3, 0, "+1 646 555 0199", nullptr);
+  worksheet_write_string(ws, 3, 1, "Jos\xC3\xA9", nullptr);
+  worksheet_write_number(ws, 3, 2, -3.25, nullptr);
+  lxw_datetime d2 = {2024, 2, 29, 18, 45, 0};
+  worksheet_write_datetime(ws, 3, 3, &d2, date);
+  worksheet_write_boolean(ws, 3, 4, 0, nullptr);
+  worksheet_write_number(ws, 4, 0, 6465550100.0, nullptr);
+  worksheet_write_string(ws, 4, 1, "Li", nullptr);
+  worksheet_write_formula_num(ws, 4, 2, "=0.1+0.2", nullptr, 0.1 + 0.2);
+  lxw_datetime d3 = {1999, 12, 31, 0, 0, 0};
+  worksheet_write_datetime(ws, 4, 3, &d3, date);
+  worksheet_write_boolean(ws, 4, 4, 1, nullptr);
+  worksheet_write_string(ws, 4, 5, "two\nlines", nullptr);
+  worksheet_write_string(ws, 6, 5, "orphan note", nullptr);
+  EXPECT_EQ(workbook_close(wb), LXW_NO_ERROR);
+  return ReadFile(path);
+}
+
+TEST_F(UploadTest, CsvXlsxAndXlsUploadsProduceTheSameCalls) {
+  const std::string xlsx_path = dir_.path() + "/conformance.xlsx";
+  const std::vector<UploadFile> files = {
+      {"contacts.csv", ConformanceCsv(), "text/csv"},
+      {"contacts.xlsx", ConformanceXlsx(xlsx_path),
+       "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"},
+      {"contacts.xls", ReadFile(NEXUS_TEST_DATA_DIR "/xls/conformance.xls"),
+       "application/vnd.ms-excel"}};
+  std::vector<nlohmann::json> calls_by_format;
+  for (const UploadFile& file : files) {
+    SCOPED_TRACE(file.name);
+    ASSERT_FALSE(file.content.empty());
+    HttpResponse upload =
+        PostUpload(server_->port(), AlphaToken(), With(BaseFields(), "type", "true"), file);
+    ASSERT_EQ(upload.status, 200) << upload.body;
+    const auto body = Body(upload);
+    EXPECT_EQ(body["summary"]["rows"], 4);  // blank rows are not rows
+    EXPECT_EQ(body["summary"]["inserted"], 3);
+    EXPECT_EQ(body["summary"]["invalid"], 1);
+    EXPECT_EQ(body["invalidRows"][0]["row"], 7);  // spreadsheet numbering in every format
+    const std::string id = body["batch"]["_id"];
+    HttpResponse details =
+        Call("GET", "/api/call/batch-details/" + id + "?limit=10&sortBy=phoneNumber&sortOrder=asc",
+             AlphaToken());
+    ASSERT_EQ(details.status, 200) << details.body;
+    nlohmann::json calls = nlohmann::json::array();
+    const nlohmann::json page = Body(details);
+    for (nlohmann::json call : page["data"]["data"]) {
+      for (const char* field : {"_id", "createdAt", "updatedAt"}) call.erase(field);
+      calls.push_back(std::move(call));
+    }
+    calls_by_format.push_back(std::move(calls));
+  }
+  ASSERT_EQ(calls_by_format.size(), 3u);
+  EXPECT_EQ(calls_by_format[0].size(), 3u) << calls_by_format[0].dump();
+  EXPECT_EQ(calls_by_format[0][0]["phoneNumber"], "+12125551234");
+  EXPECT_EQ(calls_by_format[0][0]["name"], "O'Brien, Zo\xC3\xAB");
+  EXPECT_EQ(calls_by_format[0][0]["amount"], "1.5");
+  EXPECT_EQ(calls_by_format[0][0]["signup"], "2023-03-15");
+  EXPECT_EQ(calls_by_format[0][0]["vip"], "true");
+  EXPECT_EQ(calls_by_format[0][1].value("amount", ""), "0.3");  // 0.1+0.2 as Excel shows it
+  EXPECT_EQ(calls_by_format[0][1].value("notes", ""), "two\nlines");
+  EXPECT_FALSE(calls_by_format[0][2].contains("notes")) << "an empty cell is not stored";
+  EXPECT_EQ(calls_by_format[1], calls_by_format[0]) << "XLSX differs from CSV";
+  EXPECT_EQ(calls_by_format[2], calls_by_format[0]) << "XLS differs from CSV";
 }
 
 TEST_F(UploadTest, DryRunAnswersLikeARealUploadButStoresNothing) {
