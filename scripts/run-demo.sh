@@ -36,7 +36,7 @@ cat <<TXT
 
     curl -H "Authorization: Bearer $token" localhost:$port/api/call/upload \\
       -F file=@examples/contacts.csv -F userId=$user -F batchName="Demo batch" \\
-      -F batchType=outbound -F 'callingNumbers=["$number"]' -F type=true \
+      -F batchType=outbound -F 'callingNumbers=["$number"]' -F type=true \\
       -F 'callingHour={"start":"00:00","end":"23:59"}' -F 'allowedDays=[0,1,2,3,4,5,6]'
 
   The built-in simulator answers the calls (serve --simulate): read the batch's progress with

@@ -240,15 +240,26 @@ absl::Status Dialler::ExpireAttempts(absl::Time now) {
   NEXUS_ASSIGN_OR_RETURN(const std::vector<store::InProgressCall> expired,
                          store_.ListInProgress(now, kExpirePerPass));
   for (const store::InProgressCall& call : expired) {
-    auto ref = store_.FindCall(call.call_id);
-    if (!ref.ok()) {
-      if (absl::IsNotFound(ref.status())) continue;  // its batch was deleted
-      return ref.status();
-    }
     OutcomeReport timeout;
     timeout.status = domain::CallStatus::kFailed;
     timeout.attempt = call.attempts;
     timeout.transcript = "no report within the call timeout";
+    auto ref = store_.FindCall(call.call_id);
+    if (absl::IsNotFound(ref.status())) {
+      // Its batch was deleted: the attempt still ends (no retry), or it would stay first in
+      // this list for ever and hold its calling number.
+      const store::AttemptOutcome outcome{.call_id = call.call_id,
+                                          .attempt = call.attempts,
+                                          .status = timeout.status,
+                                          .duration_seconds = std::nullopt,
+                                          .recording_url = "",
+                                          .transcript = timeout.transcript,
+                                          .next_attempt_at = std::nullopt};
+      NEXUS_ASSIGN_OR_RETURN(const store::OutcomeEffect effect, Record(outcome));
+      if (effect == store::OutcomeEffect::kApplied) Release(call.call_id);
+      continue;
+    }
+    NEXUS_RETURN_IF_ERROR(ref.status());
     NEXUS_RETURN_IF_ERROR(Apply(*ref, timeout).status());
     core::Log(core::LogLevel::kInfo, "attempt timed out")
         .Str("call_id", call.call_id)

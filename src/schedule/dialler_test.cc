@@ -365,6 +365,21 @@ TEST_F(DiallerTest, AttemptWithoutAReportTimesOutAsFailed) {
   EXPECT_EQ(GetCall(0).status, domain::CallStatus::kFailed);
 }
 
+TEST_F(DiallerTest, AttemptOfADeletedBatchStillTimesOutAndFreesItsLine) {
+  Insert(MakeBatch(), {{"+12125550123", ""}});
+  clock_.Set(NewYorkMonday(10, 0));
+  auto dialler = MakeDialler(Options(1, absl::Seconds(60)));
+  ASSERT_TRUE(dialler->RunOnce().ok());
+  ASSERT_EQ(dialler->in_flight(), 1);
+  ASSERT_TRUE(store_->DeleteBatch("org-1", "batch-1", clock_.Now()).ok());
+  clock_.Advance(absl::Seconds(61));
+  ASSERT_TRUE(dialler->RunOnce().ok());
+  EXPECT_EQ(dialler->in_flight(), 0);
+  auto left = store_->ListInProgress(absl::InfiniteFuture(), 10);
+  ASSERT_TRUE(left.ok());
+  EXPECT_TRUE(left->empty()) << "the attempt ended";
+}
+
 TEST_F(DiallerTest, RestartedDiallerKeepsInProgressLinesBusyAndNeverRedispatches) {
   Insert(MakeBatch(), {{"+12125550123", ""}, {"+12125550124", ""}});
   clock_.Set(NewYorkMonday(10, 0));
