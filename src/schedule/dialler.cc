@@ -328,9 +328,10 @@ absl::Status Dialler::WorkBatch(const domain::Batch& batch, absl::Time now) {
     const store::DialCandidate& call = candidates[i];
     const bool on_batch_zone = i >= fresh_start;
     if (static_cast<int>(starts.size()) >= room) break;
-    NEXUS_ASSIGN_OR_RETURN(const CallingRules rules, on_batch_zone
-                                                         ? absl::StatusOr<CallingRules>(batch_rules)
-                                                         : RulesFor(batch, call.timezone));
+    CallingRules rules = batch_rules;  // the same window, days and legal window
+    if (!on_batch_zone && call.timezone) {
+      NEXUS_ASSIGN_OR_RETURN(rules.zone, Zone(*call.timezone));
+    }
     if (!IsOpen(rules, now)) {
       absl::Time opening = NextOpening(rules, now);
       // A window that never opens (no overlap with the legal window): look again in a day, in
