@@ -279,38 +279,51 @@ void AppendCsvRow(std::string& out, std::span<const std::string_view> fixed,
   out += "\r\n";
 }
 
-// The CSV export, buffered: the whole file is built in memory before it is sent (the server has
-// no streaming response yet), one row at a time straight from the store's cursor, so the peak is
-// the CSV text itself (~150 bytes per call), not a copy of every call.
-absl::StatusOr<Response> ExportCsv(BatchService& batches, RouteContext& c) {
-  NEXUS_ASSIGN_OR_RETURN(const std::optional<std::string> batch_id,
-                         QueryParam(c.request.query, "batchId"));
-  if (!batch_id || batch_id->empty()) return absl::InvalidArgumentError("batchId is required");
-  Response response;
-  std::vector<std::string> keys;
+// The CSV export, streamed: pages of kExportPage calls, each read in its own short transaction
+// and sent as one chunk before the next is read, so memory holds one page whatever the batch's
+// size and a slow client holds neither a thread nor a database snapshot. The rows of a batch
+// being dialled may change between pages; each row is as it was when its page was read.
+constexpr int64_t kExportPage = 2000;
+
+struct ExportState {
+  BatchService* batches = nullptr;
+  domain::Principal principal;
+  std::string batch_id;
+  std::vector<std::string> keys;  // the batch's variable keys (columns after the fixed ones)
+  std::string after;              // the last call ID written
+  bool header_written = false;
   std::vector<std::string> values;
-  std::string& csv = response.body;
-  NEXUS_RETURN_IF_ERROR(batches.ExportCalls(
-      *c.principal, *batch_id,
+};
+
+// Appends the next page (the header first) to `csv`; true while more calls may follow.
+absl::StatusOr<bool> AppendExportPage(ExportState& state, std::string& csv,
+                                      std::vector<Header>* headers) {
+  int64_t rows = 0;
+  NEXUS_RETURN_IF_ERROR(state.batches->ExportCalls(
+      state.principal, state.batch_id, state.after, kExportPage,
       [&](const domain::Batch& batch) {
-        keys = batch.variable_keys;
+        if (state.header_written) return absl::OkStatus();
+        state.header_written = true;
+        state.keys = batch.variable_keys;
         std::vector<std::string> header;
-        for (const std::string& key : keys) {
+        for (const std::string& key : state.keys) {
           header.push_back(IsOneOf(key, kCsvColumns) ? "variables." + key : key);
         }
         AppendCsvRow(csv, kCsvColumns, header);
-        response.headers.push_back(
-            {"Content-Disposition",
-             fmt::format("attachment; filename=\"batch-{}.csv\"", batch.id)});
-        csv.reserve(static_cast<size_t>(batch.total_calls) * 128);
+        if (headers != nullptr) {
+          headers->push_back({"Content-Disposition",
+                              fmt::format("attachment; filename=\"batch-{}.csv\"", batch.id)});
+        }
         return absl::OkStatus();
       },
       [&](const domain::Call& call) {
+        ++rows;
+        state.after = call.id;
         const json variables = Variables(call);
-        values.assign(keys.size(), std::string());
-        for (size_t i = 0; i < keys.size(); ++i) {
-          const auto it = variables.find(keys[i]);
-          if (it != variables.end() && it->is_string()) values[i] = it->get<std::string>();
+        state.values.assign(state.keys.size(), std::string());
+        for (size_t i = 0; i < state.keys.size(); ++i) {
+          const auto it = variables.find(state.keys[i]);
+          if (it != variables.end() && it->is_string()) state.values[i] = it->get<std::string>();
         }
         const std::string attempts = std::to_string(call.attempts);
         const std::string created = core::FormatIsoMillis(call.created_at);
@@ -325,10 +338,35 @@ absl::StatusOr<Response> ExportCsv(BatchService& batches, RouteContext& c) {
         const std::string_view fixed[] = {call.id,  call.phone, domain::CallStatusName(call.status),
                                           attempts, duration,   recording,
                                           created,  updated};
-        AppendCsvRow(csv, fixed, values);
+        AppendCsvRow(csv, fixed, state.values);
         return absl::OkStatus();
       }));
+  return rows == kExportPage;
+}
+
+absl::StatusOr<Response> ExportCsv(BatchService& batches, RouteContext& c) {
+  NEXUS_ASSIGN_OR_RETURN(const std::optional<std::string> batch_id,
+                         QueryParam(c.request.query, "batchId"));
+  if (!batch_id || batch_id->empty()) return absl::InvalidArgumentError("batchId is required");
+  auto state = std::make_shared<ExportState>();
+  state->batches = &batches;
+  state->principal = *c.principal;
+  state->batch_id = *batch_id;
+  Response response;
   response.content_type = "text/csv; charset=utf-8";
+  // The first page here, so that a missing batch or a bad ID is still a plain 4xx answer.
+  NEXUS_ASSIGN_OR_RETURN(const bool more,
+                         AppendExportPage(*state, response.body, &response.headers));
+  if (!more) return response;  // small: one body with a Content-Length
+  response.body_stream =
+      [state, first = std::move(response.body)](std::string& out) mutable -> absl::StatusOr<bool> {
+    if (!first.empty()) {
+      out.swap(first);
+      first.clear();
+      return true;
+    }
+    return AppendExportPage(*state, out, nullptr);
+  };
   return response;
 }
 

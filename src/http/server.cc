@@ -588,6 +588,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
     response_->set("X-Request-Id", request_.request_id);
     response_->keep_alive(keep_alive_);
     const bool bodiless_status = response.status == 204 || response.status == 304;
+    if (response.body_stream && !bodiless_status && request_.method != "HEAD") {
+      return SendStreamedBody(std::move(response.body_stream));
+    }
     const size_t body_size = bodiless_status ? 0 : response.body.size();
     if (bodiless_status) {
       // RFC 9110: no body and no Content-Length on 204; 304 describes the cached one.
@@ -603,6 +606,82 @@ class Connection : public std::enable_shared_from_this<Connection> {
         [self = shared_from_this()](beast::error_code ec, size_t n) { self->OnWrite(ec, n); });
   }
 
+  // A Response::body_stream: the head with Transfer-Encoding: chunked, then pieces produced on a
+  // worker, each written before the next is asked for, then the final chunk.
+  void SendStreamedBody(std::function<absl::StatusOr<bool>(std::string&)> body_stream) {
+    body_stream_ = std::move(body_stream);
+    // HTTP/1.0 has no chunked encoding: the body then ends when the connection closes.
+    chunked_ = version_ != 10;
+    if (chunked_) {
+      response_->chunked(true);
+    } else {
+      keep_alive_ = false;
+      response_->keep_alive(false);
+    }
+    head_serializer_.emplace(*response_);
+    stream_.expires_after(WriteTimeout(0));
+    bhttp::async_write_header(stream_, *head_serializer_,
+                              [self = shared_from_this()](beast::error_code ec, size_t n) {
+                                self->OnPieceWritten(ec, n);
+                              });
+  }
+
+  void ProducePiece() {
+    core_->RunOnWorker([self = shared_from_this()] {
+      std::string piece;
+      absl::StatusOr<bool> more;
+      try {
+        more = self->body_stream_(piece);
+      } catch (const std::exception& e) {
+        more = absl::InternalError(e.what());
+      } catch (...) {
+        more = absl::InternalError("unknown exception");
+      }
+      net::post(self->executor_,
+                [self, piece = std::move(piece), more = std::move(more)]() mutable {
+                  self->WritePiece(std::move(piece), std::move(more));
+                });
+    });
+  }
+
+  void WritePiece(std::string piece, absl::StatusOr<bool> more) {
+    if (state_ == State::kClosed) return;
+    if (!more.ok()) {
+      core::Log(core::LogLevel::kError, "streamed response failed after its head was sent")
+          .Str("route", plan_.route)
+          .Str("request_id", request_.request_id)
+          .Str("detail", more.status().ToString());
+      keep_alive_ = false;
+      return OnWrite(net::error::make_error_code(net::error::operation_aborted), 0);
+    }
+    piece_ = std::move(piece);
+    stream_more_ = *more;
+    if (piece_.empty()) return OnPieceWritten({}, 0);  // an empty chunk would end the body
+    stream_.expires_after(WriteTimeout(piece_.size()));
+    const auto written = [self = shared_from_this()](beast::error_code ec, size_t n) {
+      self->OnPieceWritten(ec, n);
+    };
+    if (chunked_) {
+      net::async_write(stream_, bhttp::make_chunk(net::buffer(piece_)), written);
+    } else {
+      net::async_write(stream_, net::buffer(piece_), written);
+    }
+  }
+
+  // After the head or a piece: the next piece, or the final chunk.
+  void OnPieceWritten(beast::error_code ec, size_t bytes) {
+    if (state_ == State::kClosed) return;
+    stream_.expires_never();
+    bytes_out_ += bytes;
+    if (ec) return OnWrite(ec, 0);
+    if (stream_more_) return ProducePiece();
+    if (!chunked_) return OnWrite({}, 0);
+    stream_.expires_after(WriteTimeout(0));
+    net::async_write(
+        stream_, bhttp::make_chunk_last(),
+        [self = shared_from_this()](beast::error_code ec, size_t n) { self->OnWrite(ec, n); });
+  }
+
   // The client must read our answer no slower than we require it to send bodies.
   SteadyClock::duration WriteTimeout(uint64_t bytes) const {
     const ServerOptions& options = core_->options();
@@ -613,6 +692,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
     if (state_ == State::kClosed) return;
     stream_.expires_never();
     bytes_out_ += bytes;
+    head_serializer_.reset();  // refers to response_
+    body_stream_ = nullptr;
+    piece_.clear();
+    stream_more_ = true;
     response_.reset();
     RequestRecord record;
     record.method = request_.method;
@@ -743,6 +826,14 @@ class Connection : public std::enable_shared_from_this<Connection> {
   beast::flat_buffer buffer_;
   std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
   std::optional<bhttp::response<bhttp::string_body>> response_;
+  // A streamed body (Response::body_stream): its producer, the head's serializer, the piece
+  // being written and whether more follow. Touched on the strand, and by one worker task at a
+  // time between ProducePiece and WritePiece.
+  std::function<absl::StatusOr<bool>(std::string&)> body_stream_;
+  std::optional<bhttp::response_serializer<bhttp::string_body>> head_serializer_;
+  std::string piece_;
+  bool stream_more_ = true;
+  bool chunked_ = true;
   Request request_;
   Plan plan_;
   bool has_body_ = false;

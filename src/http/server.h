@@ -56,6 +56,14 @@ struct Response {
   std::vector<Header> headers;
   std::string body;
   bool close_connection = false;
+  // Instead of `body`, for answers too large to hold (exports): the body is sent chunked, one
+  // piece at a time. Called on a worker thread for the first piece, then again only after the
+  // previous piece was written to the client (so memory holds one piece and a slow client holds
+  // no thread): appends the next piece to `out` (cleared before each call) and returns true
+  // while more pieces follow, false with the last one. An error after the headers were sent can
+  // no longer change the status: it is logged and the connection closed without the final
+  // chunk, so the client sees a truncated transfer, never a short file that looks complete.
+  std::function<absl::StatusOr<bool>(std::string& out)> body_stream;
 };
 
 // Receives a request body piece by piece instead of having it buffered (the upload route).

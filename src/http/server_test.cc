@@ -137,6 +137,23 @@ class ServerTest : public ::testing::Test {
       plan.route = "/sink";
       plan.body_limit = 10 * 1024 * 1024;
       plan.sink = sink;
+    } else if (head.path == "/stream" || head.path == "/stream-fails") {
+      // Five pieces "piece-0|" .. "piece-4|" (with an empty one in between); /stream-fails
+      // errs after the second.
+      const bool fails = head.path == "/stream-fails";
+      plan.route = "/stream";
+      plan.handle = [fails](Request&) {
+        Response response = TextResponse("");
+        auto next = std::make_shared<int>(0);
+        response.body_stream = [next, fails](std::string& out) -> absl::StatusOr<bool> {
+          const int i = (*next)++;
+          if (fails && i == 2) return absl::InternalError("store went away");
+          if (i == 3) return true;  // an empty piece is skipped, not sent as the last chunk
+          out = "piece-" + std::to_string(i > 3 ? i - 1 : i) + "|";
+          return i < 5;
+        };
+        return response;
+      };
     } else if (head.path == "/close") {
       plan.route = "/close";
       plan.handle = [](Request&) {
@@ -255,6 +272,41 @@ TEST_F(ServerTest, KeepAliveServesTwoRequestsOnOneConnection) {
   ASSERT_EQ(second.status, 200) << second.error;
   EXPECT_EQ(second.body, "POST /echo?n=2|abc");
   EXPECT_NE(first.Header("x-request-id"), second.Header("x-request-id"));
+}
+
+TEST_F(ServerTest, StreamedBodyIsSentChunkedAndTheConnectionStaysAlive) {
+  StartServer();
+  RawConnection connection(port_);
+  ASSERT_TRUE(connection.connected()) << connection.error();
+  ASSERT_TRUE(connection.SendSome(KeepAliveRequest("GET", "/stream")));
+  HttpResponse streamed = connection.ReadResponse();
+  ASSERT_EQ(streamed.status, 200) << streamed.error;
+  EXPECT_EQ(streamed.Header("transfer-encoding"), "chunked");
+  EXPECT_FALSE(streamed.HasHeader("content-length"));
+  EXPECT_EQ(streamed.body, "piece-0|piece-1|piece-2|piece-3|piece-4|");
+  ASSERT_TRUE(connection.SendSome(KeepAliveRequest("GET", "/echo?after=stream")));
+  HttpResponse next = connection.ReadResponse();
+  ASSERT_EQ(next.status, 200) << next.error;
+  EXPECT_EQ(next.body, "GET /echo?after=stream|");
+}
+
+TEST_F(ServerTest, StreamedBodyThatFailsIsCutOffWithoutTheFinalChunk) {
+  StartServer();
+  RawConnection connection(port_);
+  ASSERT_TRUE(connection.connected()) << connection.error();
+  ASSERT_TRUE(connection.SendSome(KeepAliveRequest("GET", "/stream-fails")));
+  HttpResponse cut = connection.ReadResponse();
+  EXPECT_EQ(cut.status, 0) << "a truncated transfer is not a complete response: " << cut.body;
+  EXPECT_FALSE(cut.error.empty());
+}
+
+TEST_F(ServerTest, StreamedBodyToAnHttp10ClientEndsWithTheConnection) {
+  StartServer();
+  HttpResponse response =
+      ::nexus::testing::Send(port_, "GET /stream HTTP/1.0\r\nHost: localhost\r\n\r\n");
+  ASSERT_EQ(response.status, 200) << response.error;
+  EXPECT_FALSE(response.HasHeader("transfer-encoding"));
+  EXPECT_EQ(response.body, "piece-0|piece-1|piece-2|piece-3|piece-4|");
 }
 
 TEST_F(ServerTest, PipelinedRequestsAreAnsweredInOrder) {

@@ -234,11 +234,13 @@ absl::StatusOr<domain::Batch> BatchService::SetCalling(const domain::Principal& 
 }
 
 absl::Status BatchService::ExportCalls(const domain::Principal& caller, std::string_view batch_id,
+                                       std::string_view after_id, int64_t limit,
                                        absl::FunctionRef<absl::Status(const domain::Batch&)> begin,
                                        absl::FunctionRef<absl::Status(const domain::Call&)> row) {
   NEXUS_ASSIGN_OR_RETURN(const domain::Batch batch, VisibleBatch(caller, batch_id));
   NEXUS_RETURN_IF_ERROR(begin(batch));
-  const absl::Status status = store_.ForEachCall(caller.user.organization_id, batch.id, row);
+  const absl::Status status =
+      store_.ForEachCallAfter(caller.user.organization_id, batch.id, after_id, limit, row);
   if (absl::IsNotFound(status)) return BatchNotFound();
   return status;
 }

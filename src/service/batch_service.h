@@ -111,9 +111,12 @@ class BatchService {
                                             std::string_view batch_id,
                                             const std::optional<std::string>& user_id);
 
-  // The export: `begin` gets the batch (for the header), then `row` every call in row order,
-  // inside one read snapshot; the first error either returns stops the export.
+  // One page of the export: `begin` gets the batch (for the header), then `row` each of at most
+  // `limit` calls (-1: all) whose ID is greater than `after_id` ("" = from the first), in row
+  // order, inside one read snapshot; the first error either returns stops the export. A long
+  // export asks page after page, so no snapshot or connection is held while the client reads.
   absl::Status ExportCalls(const domain::Principal& caller, std::string_view batch_id,
+                           std::string_view after_id, int64_t limit,
                            absl::FunctionRef<absl::Status(const domain::Batch&)> begin,
                            absl::FunctionRef<absl::Status(const domain::Call&)> row);
 

@@ -304,7 +304,7 @@ TEST_F(BatchServiceTest, ExportGivesTheBatchThenEveryCallInRowOrder) {
   const std::string id = AddBatch(ws_->Admin().user.id);
   std::vector<std::string> seen;
   const absl::Status status = service_->ExportCalls(
-      ws_->Admin(), id,
+      ws_->Admin(), id, "", -1,
       [&](const domain::Batch& batch) {
         seen.push_back("batch " + batch.id);
         return absl::OkStatus();
@@ -315,9 +315,31 @@ TEST_F(BatchServiceTest, ExportGivesTheBatchThenEveryCallInRowOrder) {
       });
   ASSERT_TRUE(status.ok()) << status;
   EXPECT_THAT(seen, ElementsAre("batch " + id, kPhones[0], kPhones[1], kPhones[2]));
+
+  // Page by page: at most `limit` calls after the last one seen.
+  std::vector<std::string> pages;
+  std::string after;
+  for (int page = 0; page < 3; ++page) {
+    std::string last;
+    ASSERT_TRUE(service_
+                    ->ExportCalls(
+                        ws_->Admin(), id, after, 2,
+                        [](const domain::Batch&) { return absl::OkStatus(); },
+                        [&](const domain::Call& call) {
+                          pages.push_back(std::to_string(page) + " " + call.phone);
+                          last = call.id;
+                          return absl::OkStatus();
+                        })
+                    .ok());
+    if (last.empty()) break;
+    after = last;
+  }
+  EXPECT_THAT(pages, ElementsAre("0 " + std::string(kPhones[0]), "0 " + std::string(kPhones[1]),
+                                 "1 " + std::string(kPhones[2])));
+
   EXPECT_EQ(service_
                 ->ExportCalls(
-                    member_, id, [](const domain::Batch&) { return absl::OkStatus(); },
+                    member_, id, "", -1, [](const domain::Batch&) { return absl::OkStatus(); },
                     [](const domain::Call&) { return absl::OkStatus(); })
                 .code(),
             absl::StatusCode::kNotFound);

@@ -331,6 +331,11 @@ class Store {
   // stops at the first error `fn` returns. NotFound as GetBatch.
   virtual absl::Status ForEachCall(std::string_view org_id, std::string_view batch_id,
                                    absl::FunctionRef<absl::Status(const domain::Call&)> fn) = 0;
+  // The same for at most `limit` calls whose ID is greater than `after_id` ("" = from the
+  // first): one page of a long export, each page its own short read transaction.
+  virtual absl::Status ForEachCallAfter(
+      std::string_view org_id, std::string_view batch_id, std::string_view after_id, int64_t limit,
+      absl::FunctionRef<absl::Status(const domain::Call&)> fn) = 0;
   // Sets the batch's status and updated_at, if its status is still `expected` (compare and
   // set). NotFound as GetBatch; FailedPrecondition when the status is no longer `expected`.
   virtual absl::Status UpdateBatchStatus(std::string_view org_id, std::string_view batch_id,

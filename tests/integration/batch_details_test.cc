@@ -3,6 +3,7 @@
 // DELETE /api/call/delete-batch/{batchId}, POST /api/call/start-calling and stop-calling, and
 // GET /api/call/export/csv. Batches are made through the upload endpoint; call outcomes, which
 // the dialler will write, are set straight in the database file (calls and their counters).
+#include <fmt/format.h>
 #include <gmock/gmock.h>
 #include <sqlite3.h>
 
@@ -519,6 +520,41 @@ TEST_F(BatchApiTest, ExportIsACsvOfEveryCallWithOneColumnPerVariable) {
   EXPECT_THAT(lines[2], ::testing::EndsWith(",\"Nguyen, Bao\",ACC-0001,,X2,London"));
   EXPECT_THAT(lines[3], ::testing::EndsWith(",\"said \"\"call back\"\"\",X3,Paris"));
   EXPECT_THAT(lines[4], ::testing::EndsWith(",EMILY Stone,,100% sure_x,X4,"));
+}
+
+TEST_F(BatchApiTest, LargeExportIsStreamedChunkedAndComplete) {
+  // 4,500 calls: more than two of the export's 2,000-call pages.
+  std::string csv = "phoneNumber,name\n";
+  for (int i = 0; i < 4500; ++i) {
+    csv += fmt::format("+1212{:03d}{:04d},Contact {}\n", 200 + i / 10000, i % 10000, i);
+  }
+  const std::string id = Upload(csv);
+  HttpResponse response = Call("GET", "/api/call/export/csv?batchId=" + id, AlphaToken());
+  ASSERT_EQ(response.status, 200) << response.error;
+  EXPECT_EQ(response.Header("transfer-encoding"), "chunked");
+  EXPECT_FALSE(response.HasHeader("content-length"));
+  EXPECT_EQ(response.Header("content-disposition"),
+            "attachment; filename=\"batch-" + id + ".csv\"");
+  std::vector<std::string> lines;
+  for (size_t start = 0; start < response.body.size();) {
+    const size_t end = response.body.find("\r\n", start);
+    ASSERT_NE(end, std::string::npos);
+    lines.push_back(response.body.substr(start, end - start));
+    start = end + 2;
+  }
+  ASSERT_EQ(lines.size(), 4501u);
+  EXPECT_THAT(lines[0], ::testing::StartsWith("_id,phoneNumber,callStatus"));
+  for (int i : {0, 1999, 2000, 3999, 4000, 4499}) {
+    EXPECT_THAT(lines[i + 1], ::testing::EndsWith(fmt::format(",Contact {}", i))) << i;
+  }
+  // HTTP/1.0 has no chunked encoding: the body ends with the connection, and is complete.
+  HttpResponse old = Send(server_->port(), "GET /api/call/export/csv?batchId=" + id +
+                                               " HTTP/1.0\r\nHost: 127.0.0.1\r\n"
+                                               "Authorization: Bearer " +
+                                               AlphaToken() + "\r\n\r\n");
+  ASSERT_EQ(old.status, 200) << old.error;
+  EXPECT_FALSE(old.HasHeader("transfer-encoding"));
+  EXPECT_EQ(old.body, response.body);
 }
 
 TEST_F(BatchApiTest, ExportEscapesCellsThatASpreadsheetWouldRunAsFormulas) {

@@ -1637,9 +1637,22 @@ absl::Status SqliteStore::ForEachSkippedRow(
 
 absl::Status SqliteStore::ForEachCall(std::string_view org_id, std::string_view batch_id,
                                       absl::FunctionRef<absl::Status(const domain::Call&)> fn) {
+  return ForEachCallAfter(org_id, batch_id, "", -1, fn);
+}
+
+absl::Status SqliteStore::ForEachCallAfter(
+    std::string_view org_id, std::string_view batch_id, std::string_view after_id, int64_t limit,
+    absl::FunctionRef<absl::Status(const domain::Call&)> fn) {
   return Transact(*pool_, Mode::kRead, [&](Connection& c) -> absl::Status {
     NEXUS_ASSIGN_OR_RETURN(const std::string prefix, LoadCallIdPrefix(c, org_id, batch_id));
-    const auto [lowest_id, highest_id] = CallIdRange(prefix);
+    auto [lowest_id, highest_id] = CallIdRange(prefix);
+    // IDs all have the same length, so after_id + "\0" is the least ID greater than after_id.
+    if (!after_id.empty()) {
+      std::string next(after_id);
+      next.push_back('\0');
+      lowest_id = std::max(lowest_id, next);
+    }
+    int64_t left = limit;
     const Arg args[] = {batch_id, std::string_view(lowest_id), std::string_view(highest_id)};
     NEXUS_ASSIGN_OR_RETURN(Cursor row, c.QueryArgs(kEveryCallSql.data(), args));
     // The batch's phone logs in call-ID order, merged into the calls (also in ID order).
@@ -1650,7 +1663,7 @@ absl::Status SqliteStore::ForEachCall(std::string_view org_id, std::string_view 
                                    "call_id <= ? ORDER BY call_id, attempt, created_at",
                                    {std::string_view(lowest_id), std::string_view(highest_id)}));
     NEXUS_ASSIGN_OR_RETURN(bool log_ready, log.Next());
-    for (;;) {
+    for (; left != 0; --left) {
       NEXUS_ASSIGN_OR_RETURN(const bool more, row.Next());
       if (!more) return absl::OkStatus();
       NEXUS_ASSIGN_OR_RETURN(domain::Call call, ReadCall(row));
@@ -1663,6 +1676,7 @@ absl::Status SqliteStore::ForEachCall(std::string_view org_id, std::string_view 
       }
       NEXUS_RETURN_IF_ERROR(fn(call));
     }
+    return absl::OkStatus();
   });
 }
 

@@ -147,6 +147,9 @@ class SqliteStore final : public Store {
                                      const CallQuery& query) override;
   absl::Status ForEachCall(std::string_view org_id, std::string_view batch_id,
                            absl::FunctionRef<absl::Status(const domain::Call&)> fn) override;
+  absl::Status ForEachCallAfter(std::string_view org_id, std::string_view batch_id,
+                                std::string_view after_id, int64_t limit,
+                                absl::FunctionRef<absl::Status(const domain::Call&)> fn) override;
   absl::Status UpdateBatchStatus(std::string_view org_id, std::string_view batch_id,
                                  domain::BatchStatus expected, domain::BatchStatus status,
                                  absl::Time when) override;
