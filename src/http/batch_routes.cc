@@ -344,6 +344,28 @@ absl::StatusOr<bool> AppendExportPage(ExportState& state, std::string& csv,
   return rows == kExportPage;
 }
 
+// A CSV answer produced a page at a time by `next_page(out, headers)` (true while more pages may
+// follow; `headers` is non-null for the first page only). The first page is produced here, so a
+// bad ID or a missing batch is still a plain 4xx answer; a CSV of one page gets a plain body
+// with a Content-Length, a longer one streams the other pages.
+absl::StatusOr<Response> PagedCsv(
+    std::function<absl::StatusOr<bool>(std::string& out, std::vector<Header>* headers)> next_page) {
+  Response response;
+  response.content_type = "text/csv; charset=utf-8";
+  NEXUS_ASSIGN_OR_RETURN(const bool more, next_page(response.body, &response.headers));
+  if (!more) return response;
+  response.body_stream = [next_page = std::move(next_page), first = std::move(response.body)](
+                             std::string& out) mutable -> absl::StatusOr<bool> {
+    if (!first.empty()) {
+      out.swap(first);
+      first.clear();
+      return true;
+    }
+    return next_page(out, nullptr);
+  };
+  return response;
+}
+
 absl::StatusOr<Response> ExportCsv(BatchService& batches, RouteContext& c) {
   NEXUS_ASSIGN_OR_RETURN(const std::optional<std::string> batch_id,
                          QueryParam(c.request.query, "batchId"));
@@ -352,55 +374,56 @@ absl::StatusOr<Response> ExportCsv(BatchService& batches, RouteContext& c) {
   state->batches = &batches;
   state->principal = *c.principal;
   state->batch_id = *batch_id;
-  Response response;
-  response.content_type = "text/csv; charset=utf-8";
-  // The first page here, so that a missing batch or a bad ID is still a plain 4xx answer.
-  NEXUS_ASSIGN_OR_RETURN(const bool more,
-                         AppendExportPage(*state, response.body, &response.headers));
-  if (!more) return response;  // small: one body with a Content-Length
-  response.body_stream =
-      [state, first = std::move(response.body)](std::string& out) mutable -> absl::StatusOr<bool> {
-    if (!first.empty()) {
-      out.swap(first);
-      first.clear();
-      return true;
-    }
-    return AppendExportPage(*state, out, nullptr);
-  };
-  return response;
+  return PagedCsv([state](std::string& out, std::vector<Header>* headers) {
+    return AppendExportPage(*state, out, headers);
+  });
 }
 
 // The rows a lenient upload skipped: row, the first error's column and message, then the
-// file's own columns as read (every cell formula-guarded).
+// file's own columns as read (every cell formula-guarded); paged like the export.
+constexpr int64_t kSkippedRowsPage = 2000;
+
 absl::StatusOr<Response> ExportSkippedRowsCsv(BatchService& batches, RouteContext& c) {
-  Response response;
-  std::string& csv = response.body;
-  std::vector<std::string_view> cells;
-  std::vector<std::string> original;
-  NEXUS_RETURN_IF_ERROR(batches.ExportSkippedRows(
-      *c.principal, c.Param("id"),
-      [&](std::span<const std::string> header) {
-        constexpr std::string_view kFixed[] = {"row", "column", "message"};
-        AppendCsvRow(csv, kFixed, std::vector<std::string>(header.begin(), header.end()));
-        response.headers.push_back(
-            {"Content-Disposition",
-             fmt::format("attachment; filename=\"batch-{}-invalid-rows.csv\"", c.Param("id"))});
-        return absl::OkStatus();
-      },
-      [&](const service::SkippedRow& row) -> absl::Status {
-        const json parsed = json::parse(row.cells_json, nullptr, /*allow_exceptions=*/false);
-        if (!parsed.is_array()) return absl::InternalError("stored skipped row is not an array");
-        original.clear();
-        for (const json& cell : parsed) {
-          original.push_back(cell.is_string() ? cell.get<std::string>() : std::string());
-        }
-        const std::string number = std::to_string(row.row);
-        const std::string_view fixed[] = {number, row.column, row.message};
-        AppendCsvRow(csv, fixed, original);
-        return absl::OkStatus();
-      }));
-  response.content_type = "text/csv; charset=utf-8";
-  return response;
+  struct State {
+    BatchService* batches = nullptr;
+    domain::Principal principal;
+    std::string batch_id;
+    int64_t after_row = 0;
+    std::vector<std::string> original;
+  };
+  auto state = std::make_shared<State>();
+  state->batches = &batches;
+  state->principal = *c.principal;
+  state->batch_id = std::string(c.Param("id"));
+  return PagedCsv([state](std::string& csv, std::vector<Header>* headers) -> absl::StatusOr<bool> {
+    int64_t rows = 0;
+    NEXUS_RETURN_IF_ERROR(state->batches->ExportSkippedRows(
+        state->principal, state->batch_id, state->after_row, kSkippedRowsPage,
+        [&](std::span<const std::string> header) {
+          if (headers == nullptr) return absl::OkStatus();  // written with the first page
+          constexpr std::string_view kFixed[] = {"row", "column", "message"};
+          AppendCsvRow(csv, kFixed, std::vector<std::string>(header.begin(), header.end()));
+          headers->push_back(
+              {"Content-Disposition",
+               fmt::format("attachment; filename=\"batch-{}-invalid-rows.csv\"", state->batch_id)});
+          return absl::OkStatus();
+        },
+        [&](const service::SkippedRow& row) -> absl::Status {
+          const json parsed = json::parse(row.cells_json, nullptr, /*allow_exceptions=*/false);
+          if (!parsed.is_array()) return absl::InternalError("stored skipped row is not an array");
+          state->original.clear();
+          for (const json& cell : parsed) {
+            state->original.push_back(cell.is_string() ? cell.get<std::string>() : std::string());
+          }
+          const std::string number = std::to_string(row.row);
+          const std::string_view fixed[] = {number, row.column, row.message};
+          AppendCsvRow(csv, fixed, state->original);
+          state->after_row = row.row;
+          ++rows;
+          return absl::OkStatus();
+        }));
+    return rows == kSkippedRowsPage;
+  });
 }
 
 // start-calling / stop-calling.

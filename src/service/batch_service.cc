@@ -246,12 +246,12 @@ absl::Status BatchService::ExportCalls(const domain::Principal& caller, std::str
 }
 
 absl::Status BatchService::ExportSkippedRows(
-    const domain::Principal& caller, std::string_view batch_id,
+    const domain::Principal& caller, std::string_view batch_id, int64_t after_row, int64_t limit,
     absl::FunctionRef<absl::Status(std::span<const std::string>)> header,
     absl::FunctionRef<absl::Status(const SkippedRow&)> row) {
   NEXUS_ASSIGN_OR_RETURN(const domain::Batch batch, VisibleBatch(caller, batch_id));
-  const absl::Status status =
-      store_.ForEachSkippedRow(caller.user.organization_id, batch.id, header, row);
+  const absl::Status status = store_.ForEachSkippedRow(caller.user.organization_id, batch.id,
+                                                       after_row, limit, header, row);
   if (absl::IsNotFound(status)) return BatchNotFound();
   return status;
 }

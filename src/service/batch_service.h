@@ -120,10 +120,11 @@ class BatchService {
                            absl::FunctionRef<absl::Status(const domain::Batch&)> begin,
                            absl::FunctionRef<absl::Status(const domain::Call&)> row);
 
-  // The rows a lenient upload skipped (SkippedRow below): `header` gets the file's header cells,
-  // then `row` each skipped row in row order (same visibility and errors as ExportCalls).
+  // One page of the rows a lenient upload skipped (SkippedRow below): `header` gets the file's
+  // header cells, then `row` each of at most `limit` skipped rows (-1: all) numbered above
+  // `after_row` (0: from the first), in row order (same visibility and errors as ExportCalls).
   absl::Status ExportSkippedRows(
-      const domain::Principal& caller, std::string_view batch_id,
+      const domain::Principal& caller, std::string_view batch_id, int64_t after_row, int64_t limit,
       absl::FunctionRef<absl::Status(std::span<const std::string>)> header,
       absl::FunctionRef<absl::Status(const SkippedRow&)> row);
 

@@ -301,10 +301,11 @@ class Store {
   virtual absl::Status InsertBatch(const domain::Batch& batch, std::span<const NewCall> calls,
                                    const SkippedRows& skipped,
                                    const IdempotencyRecord* idempotency) = 0;
-  // Calls `header` with the batch's file header cells, then `row` for each skipped row in row
-  // order (views valid during the call), inside one read snapshot. NotFound as GetBatch.
+  // Calls `header` with the batch's file header cells, then `row` for each of at most `limit`
+  // skipped rows (-1: all) numbered above `after_row` (0: from the first), in row order (views
+  // valid during the call), inside one read snapshot. NotFound as GetBatch.
   virtual absl::Status ForEachSkippedRow(
-      std::string_view org_id, std::string_view batch_id,
+      std::string_view org_id, std::string_view batch_id, int64_t after_row, int64_t limit,
       absl::FunctionRef<absl::Status(std::span<const std::string>)> header,
       absl::FunctionRef<absl::Status(const SkippedRow&)> row) = 0;
   // A batch of the organization that is not deleted; NotFound otherwise.

@@ -296,6 +296,25 @@ TEST_F(UploadTest, CsvXlsxAndXlsUploadsProduceTheSameCalls) {
   EXPECT_EQ(calls_by_format[2], calls_by_format[0]) << "XLS differs from CSV";
 }
 
+TEST_F(UploadTest, ManySkippedRowsAreStreamedPageByPage) {
+  // 2,500 skipped rows: more than one 2,000-row page of invalid-rows.csv.
+  std::string contacts = "phoneNumber,name\n(212) 555-0123,Kept\n";
+  for (int i = 0; i < 2500; ++i) contacts += "12,Broken " + std::to_string(i) + "\n";
+  HttpResponse upload = Upload(With(BaseFields(), "type", "true"), contacts);
+  ASSERT_EQ(upload.status, 200) << upload.body;
+  const std::string id = Body(upload)["batch"]["_id"];
+  HttpResponse csv = Call("GET", "/api/call/batch/" + id + "/invalid-rows.csv", AlphaToken());
+  ASSERT_EQ(csv.status, 200) << csv.error;
+  EXPECT_EQ(csv.Header("transfer-encoding"), "chunked");
+  const std::vector<std::string> lines = CsvLines(csv.body);
+  ASSERT_EQ(lines.size(), 2501u);
+  EXPECT_EQ(lines[0], "row,column,message,phoneNumber,name");
+  EXPECT_THAT(lines[1], ::testing::StartsWith("3,phoneNumber,"));
+  EXPECT_THAT(lines[2000], ::testing::EndsWith(",12,Broken 1999"));
+  EXPECT_THAT(lines[2001], ::testing::StartsWith("2003,phoneNumber,"));  // second page
+  EXPECT_THAT(lines[2500], ::testing::EndsWith(",12,Broken 2499"));
+}
+
 TEST_F(UploadTest, DryRunAnswersLikeARealUploadButStoresNothing) {
   HttpResponse response =
       Upload(With(With(BaseFields(), "type", "TRUE"), "dryRun", "1"), kContacts);

@@ -1607,7 +1607,7 @@ absl::StatusOr<CallPage> SqliteStore::ListCalls(std::string_view org_id, std::st
 }
 
 absl::Status SqliteStore::ForEachSkippedRow(
-    std::string_view org_id, std::string_view batch_id,
+    std::string_view org_id, std::string_view batch_id, int64_t after_row, int64_t limit,
     absl::FunctionRef<absl::Status(std::span<const std::string>)> header,
     absl::FunctionRef<absl::Status(const SkippedRow&)> fn) {
   return Transact(*pool_, Mode::kRead, [&](Connection& c) -> absl::Status {
@@ -1621,9 +1621,9 @@ absl::Status SqliteStore::ForEachSkippedRow(
     NEXUS_RETURN_IF_ERROR(header(*cells));
     NEXUS_ASSIGN_OR_RETURN(Cursor row, c.Query("SELECT row, column_name, message, cells "
                                                "FROM batch_skipped_rows WHERE batch_id = ? "
-                                               "ORDER BY row",
-                                               {batch_id}));
-    for (;;) {
+                                               "AND row > ? ORDER BY row",
+                                               {batch_id, after_row}));
+    for (int64_t left = limit; left != 0; --left) {
       NEXUS_ASSIGN_OR_RETURN(const bool more, row.Next());
       if (!more) return absl::OkStatus();
       const SkippedRow skipped{.row = row.Int(0),
@@ -1632,6 +1632,7 @@ absl::Status SqliteStore::ForEachSkippedRow(
                                .cells_json = row.TextView(3)};
       NEXUS_RETURN_IF_ERROR(fn(skipped));
     }
+    return absl::OkStatus();
   });
 }
 

@@ -133,7 +133,7 @@ class SqliteStore final : public Store {
                            const SkippedRows& skipped,
                            const IdempotencyRecord* idempotency) override;
   absl::Status ForEachSkippedRow(
-      std::string_view org_id, std::string_view batch_id,
+      std::string_view org_id, std::string_view batch_id, int64_t after_row, int64_t limit,
       absl::FunctionRef<absl::Status(std::span<const std::string>)> header,
       absl::FunctionRef<absl::Status(const SkippedRow&)> row) override;
   absl::StatusOr<domain::Batch> GetBatch(std::string_view org_id,

@@ -758,7 +758,7 @@ TEST_P(StoreConformance, SkippedRowsAreStoredWithTheBatchAndReadBackInRowOrder) 
   std::vector<std::string> got_header;
   std::vector<std::string> got;
   ASSERT_THAT(store_->ForEachSkippedRow(
-                  "org-a", "batch-a-1",
+                  "org-a", "batch-a-1", 0, -1,
                   [&](std::span<const std::string> cells) {
                     got_header.assign(cells.begin(), cells.end());
                     return absl::OkStatus();
@@ -774,7 +774,15 @@ TEST_P(StoreConformance, SkippedRowsAreStoredWithTheBatchAndReadBackInRowOrder) 
                                R"(9|name|name is required|["2",""])"));
   const auto ignore_header = [](std::span<const std::string>) { return absl::OkStatus(); };
   const auto ignore_row = [](const SkippedRow&) { return absl::OkStatus(); };
-  EXPECT_THAT(store_->ForEachSkippedRow("org-b", "batch-a-1", ignore_header, ignore_row),
+  std::vector<int64_t> paged;
+  ASSERT_THAT(store_->ForEachSkippedRow("org-a", "batch-a-1", 4, 1, ignore_header,
+                                        [&](const SkippedRow& row) {
+                                          paged.push_back(row.row);
+                                          return absl::OkStatus();
+                                        }),
+              IsOk());
+  EXPECT_THAT(paged, ElementsAre(9)) << "rows after 4, at most 1";
+  EXPECT_THAT(store_->ForEachSkippedRow("org-b", "batch-a-1", 0, -1, ignore_header, ignore_row),
               StatusIs(absl::StatusCode::kNotFound, "batch not found"));
 }
 
