@@ -323,6 +323,8 @@ absl::Status Dialler::WorkBatch(const domain::Batch& batch, absl::Time now) {
   std::vector<store::AttemptStart> starts;
   std::vector<const store::DialCandidate*> started_calls;
   std::vector<absl::Time> due_times;
+  // Per start: the seq of a fresh call on the batch's zone (the cursor passed it), else -1.
+  std::vector<int64_t> cursor_seqs;
   const absl::Time deadline = now + options_.call_timeout;
   for (size_t i = 0; i < candidates.size(); ++i) {
     const store::DialCandidate& call = candidates[i];
@@ -369,6 +371,7 @@ absl::Status Dialler::WorkBatch(const domain::Batch& batch, absl::Time now) {
     if (!from) break;
     starts.push_back({call.call_id, call.status, call.attempts, *from, deadline});
     started_calls.push_back(&call);
+    cursor_seqs.push_back(on_batch_zone ? call.seq : -1);
     due_times.push_back(i < waiting_count && call.next_attempt_at
                             ? *call.next_attempt_at
                             : std::max(now, state.open_since.value_or(now)));
@@ -377,10 +380,20 @@ absl::Status Dialler::WorkBatch(const domain::Batch& batch, absl::Time now) {
 
   if (!deferrals.empty()) NEXUS_RETURN_IF_ERROR(store_.DeferCalls(deferrals, now));
   if (starts.empty()) return absl::OkStatus();
+  // A fresh call the cursor passed but that did not start (the batch was paused meanwhile, or
+  // the store failed) must be read again: the cursor goes back to just before it.
+  const auto rewind = [&](size_t i) {
+    if (cursor_seqs[i] >= 0) {
+      state.fresh_after_seq = std::min(state.fresh_after_seq, cursor_seqs[i] - 1);
+    }
+  };
   auto started = store_.StartAttempts(starts, now);
   if (!started.ok()) {
     std::lock_guard lock(mu_);
-    for (const store::AttemptStart& start : starts) --busy_[start.from];
+    for (size_t i = 0; i < starts.size(); ++i) {
+      --busy_[starts[i].from];
+      rewind(i);
+    }
     return started.status();
   }
   for (size_t i = 0; i < starts.size(); ++i) {
@@ -388,6 +401,7 @@ absl::Status Dialler::WorkBatch(const domain::Batch& batch, absl::Time now) {
     if (!(*started)[i]) {
       std::lock_guard lock(mu_);
       --busy_[start.from];
+      rewind(i);
       continue;
     }
     {

@@ -4,7 +4,10 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <sqlite3.h>
+#include <stdlib.h>
 
+#include <filesystem>
 #include <nlohmann/json.hpp>
 
 #include "core/webhook_signature.h"
@@ -57,8 +60,11 @@ class RecordingSender final : public CallSender {
 
 class DiallerTest : public ::testing::Test {
  protected:
+  // The store's URL; a file for the tests that reach into the database.
+  virtual std::string StoreUrl() { return "sqlite://:memory:"; }
+
   void SetUp() override {
-    auto opened = store::OpenStore("sqlite://:memory:");
+    auto opened = store::OpenStore(StoreUrl());
     ASSERT_TRUE(opened.ok()) << opened.status();
     store_ = *std::move(opened);
     store::NewWorkspace workspace;
@@ -436,6 +442,54 @@ TEST_F(DiallerTest, ReportsAreCheckedAgainstTheAgentSignature) {
   EXPECT_EQ(call.phone_logs[0].duration_seconds, 42);
   EXPECT_EQ(call.phone_logs[0].recording_url, "u");
   EXPECT_EQ(metrics_.Value("nexus_call_outcomes_total", {{"status", "completed"}}), 1);
+}
+
+// A database file, so that a test can add a trigger through its own connection.
+class DiallerFileTest : public DiallerTest {
+ protected:
+  std::string StoreUrl() override {
+    std::string pattern = ::testing::TempDir() + "nexus-dialler-XXXXXX";
+    dir_ = mkdtemp(pattern.data());
+    return "sqlite://" + dir_ + "/nexus.db";
+  }
+  void TearDown() override {
+    store_.reset();
+    std::filesystem::remove_all(dir_);
+  }
+  void Exec(const std::string& sql) {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open((dir_ + "/nexus.db").c_str(), &db), SQLITE_OK);
+    sqlite3_busy_timeout(db, 5000);
+    EXPECT_EQ(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr), SQLITE_OK)
+        << sqlite3_errmsg(db);
+    sqlite3_close(db);
+  }
+  std::string dir_;
+};
+
+TEST_F(DiallerFileTest, FreshCallsThatDidNotStartAreReadAgainAfterAResume) {
+  Insert(MakeBatch(), {{"+12125550120", ""}, {"+12125550121", ""}, {"+12125550122", ""}});
+  // The batch is paused (as by stop-calling) the moment its first call starts, inside the very
+  // transaction that starts the other two: those two starts must not happen, and the dialler
+  // must read those calls again once the batch is resumed.
+  Exec(
+      "CREATE TRIGGER pause_on_start AFTER UPDATE OF status ON calls "
+      "WHEN NEW.status = 'in_progress' BEGIN "
+      "UPDATE batches SET status = 'paused' WHERE id = NEW.batch_id; END");
+  clock_.Set(NewYorkMonday(10, 0));
+  auto dialler = MakeDialler(Options(5));
+  ASSERT_TRUE(dialler->RunOnce().ok());
+  ASSERT_EQ(sender_.sent.size(), 1u);
+  EXPECT_EQ(GetCall(1).status, domain::CallStatus::kQueued);
+  Exec("DROP TRIGGER pause_on_start");
+  ASSERT_TRUE(store_
+                  ->UpdateBatchStatus("org-1", "batch-1", domain::BatchStatus::kPaused,
+                                      domain::BatchStatus::kActive, clock_.Now())
+                  .ok());
+  ASSERT_TRUE(dialler->RunOnce().ok());
+  ASSERT_EQ(sender_.sent.size(), 3u);
+  EXPECT_EQ(sender_.sent[1].body["to"], "+12125550121");
+  EXPECT_EQ(sender_.sent[2].body["to"], "+12125550122");
 }
 
 TEST_F(DiallerTest, PausedBatchStartsNothing) {
