@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 
 #include "core/crypto.h"
@@ -23,6 +24,9 @@
 #include "service/idempotency.h"
 
 namespace nexus::http {
+
+constexpr char kUploadRowsMetric[] = "nexus_upload_rows_total";
+constexpr char kUploadRateMetric[] = "nexus_upload_rows_per_second";
 namespace {
 
 using nlohmann::json;
@@ -307,9 +311,27 @@ class UploadSink final : public FormSink {
         return record;
       };
     }
+    const auto started = std::chrono::steady_clock::now();
     auto outcome = services_.upload->Upload(caller_, upload, make_record);
     if (!outcome.ok()) return Error(outcome.status());
+    RecordUploadMetrics(*outcome, std::chrono::steady_clock::now() - started);
     return EncodeOutcome(*outcome);
+  }
+
+  // Rows read (their rate is the upload rows/s) and each upload's own rows per second, from
+  // reading the spooled file to the answer.
+  void RecordUploadMetrics(const UploadOutcome& outcome, std::chrono::steady_clock::duration took) {
+    if (services_.metrics == nullptr) return;
+    const char* result = outcome.kind == UploadOutcome::Kind::kStored   ? "stored"
+                         : outcome.kind == UploadOutcome::Kind::kDryRun ? "dry_run"
+                                                                        : "rejected";
+    services_.metrics->Add(kUploadRowsMetric, {{"result", result}},
+                           static_cast<double>(outcome.summary.rows));
+    const double seconds = std::chrono::duration<double>(took).count();
+    if (seconds > 0 && outcome.summary.rows > 0) {
+      services_.metrics->Observe(kUploadRateMetric, {},
+                                 static_cast<double>(outcome.summary.rows) / seconds);
+    }
   }
 
   const ApiServices& services_;
@@ -363,6 +385,13 @@ int SweepUploadSpool(const std::string& dir) {
 
 void AddUploadRoutes(Router& router, const ApiServices& services,
                      const UploadRouteOptions& options) {
+  if (services.metrics != nullptr) {
+    services.metrics->DescribeCounter(kUploadRowsMetric,
+                                      "Data rows read by POST /api/call/upload, by result");
+    services.metrics->DescribeHistogram(
+        kUploadRateMetric, "Rows per second of each upload, from reading the file to the answer",
+        {1e3, 1e4, 5e4, 1e5, 2e5, 5e5, 1e6});
+  }
   router.Add({"POST", "/api/dnc/upload", Access::kAdmin, options.max_body_bytes, nullptr,
               [&services, &options](RouteContext& c) -> std::shared_ptr<BodySink> {
                 const std::string* type = c.request.FindHeader("content-type");

@@ -130,6 +130,12 @@ TEST_F(UploadTest, LenientModeSkipsInvalidRowsAndKeepsTheFirstOfEachNumber) {
   EXPECT_EQ(body["invalidRows"][0]["row"], 6);
   EXPECT_EQ(body["batch"]["totalCalls"], 3);
   EXPECT_EQ(CountRows(DbPath(), "calls"), 3);
+
+  // The upload's rows in the metrics (their rate is the upload rows/s).
+  HttpResponse metrics = Call("GET", "/metrics", "");
+  ASSERT_EQ(metrics.status, 200);
+  EXPECT_THAT(metrics.body, HasSubstr("nexus_upload_rows_total{result=\"stored\"} 5\n"));
+  EXPECT_THAT(metrics.body, HasSubstr("nexus_upload_rows_per_second_count 1\n"));
 }
 
 // Lines of a CRLF-terminated CSV body.
