@@ -372,9 +372,11 @@ absl::Status Dialler::WorkBatch(const domain::Batch& batch, absl::Time now) {
     starts.push_back({call.call_id, call.status, call.attempts, *from, deadline});
     started_calls.push_back(&call);
     cursor_seqs.push_back(on_batch_zone ? call.seq : -1);
+    // When the call became due: a waiting call at its next attempt; a fresh one when its batch
+    // was last started or its window was seen opening, whichever is later.
     due_times.push_back(i < waiting_count && call.next_attempt_at
                             ? *call.next_attempt_at
-                            : std::max(now, state.open_since.value_or(now)));
+                            : std::max(batch.updated_at, state.open_since.value_or(now)));
     if (on_batch_zone) state.fresh_after_seq = call.seq;
   }
 

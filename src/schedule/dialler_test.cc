@@ -222,6 +222,21 @@ TEST_F(DiallerTest, DispatchesOnlyInsideTheWindowWithASignedBody) {
   EXPECT_EQ(sender_.sent.size(), 1u);
 }
 
+TEST_F(DiallerTest, DispatchLagCountsFromTheWindowOpening) {
+  Insert(MakeBatch(), {{"+12125550120", ""}, {"+12125550121", ""}});
+  clock_.Set(NewYorkMonday(9, 0));
+  auto dialler = MakeDialler();
+  ASSERT_TRUE(dialler->RunOnce().ok());  // the first call: due now, lag 0
+  ASSERT_EQ(sender_.sent.size(), 1u);
+  clock_.Set(NewYorkMonday(9, 5));  // the only line frees up five minutes later
+  ASSERT_TRUE(dialler->ApplyOutcome(CallId(0), Outcome(domain::CallStatus::kCompleted)).ok());
+  ASSERT_TRUE(dialler->RunOnce().ok());
+  ASSERT_EQ(sender_.sent.size(), 2u);
+  const std::string rendered = metrics_.Render();
+  EXPECT_THAT(rendered, ::testing::HasSubstr("nexus_dialler_dispatch_lag_seconds_sum 300\n"));
+  EXPECT_THAT(rendered, ::testing::HasSubstr("nexus_dialler_dispatch_lag_seconds_count 2\n"));
+}
+
 TEST_F(DiallerTest, WeekendAndLegalWindowKeepCallsWaiting) {
   domain::Batch batch = MakeBatch();
   batch.settings.calling_hour = {domain::TimeOfDay{6 * 60}, domain::TimeOfDay{23 * 60}};
