@@ -521,6 +521,13 @@ std::optional<domain::TimeOfDay> ReadTimeOfDay(const Cursor& row, int col) {
   return domain::TimeOfDay{static_cast<int>(minutes)};
 }
 
+// The columns ReadBatch reads, in its order (statements: NEXUS_SELECT_BATCH "FROM batches ...").
+#define NEXUS_SELECT_BATCH                                                              \
+  "SELECT id, organization_id, user_id, agent_id, call_id_prefix, name, type, status, " \
+  "calling_number_ids, retry, delay_seconds, timezone, calling_start, calling_end, "    \
+  "allowed_days, enable_dnc, default_country, total_calls, created_at, updated_at, "    \
+  "variable_keys "
+
 // id, organization_id, user_id, agent_id, call_id_prefix, name, type, status, calling_number_ids,
 // retry, delay_seconds, timezone, calling_start, calling_end, allowed_days, enable_dnc,
 // default_country, total_calls, created_at, updated_at, variable_keys
@@ -1490,10 +1497,8 @@ absl::StatusOr<domain::Batch> SqliteStore::GetBatch(std::string_view org_id,
                                                     std::string_view batch_id) {
   return Transact(*pool_, Mode::kRead, [&](Connection& c) {
     return SelectOne(c, "batch",
-                     "SELECT id, organization_id, user_id, agent_id, call_id_prefix, name, type, "
-                     "status, calling_number_ids, retry, delay_seconds, timezone, calling_start, "
-                     "calling_end, allowed_days, enable_dnc, default_country, total_calls, "
-                     "created_at, updated_at, variable_keys FROM batches "
+                     NEXUS_SELECT_BATCH
+                     "FROM batches "
                      "WHERE organization_id = ? AND id = ? AND deleted_at IS NULL",
                      {org_id, batch_id}, ReadBatch);
   });
@@ -1754,6 +1759,10 @@ absl::Status CompleteIfFinished(Connection& c, std::string_view batch_id, absl::
       .status();
 }
 
+// The columns ReadCandidate reads, in its order.
+#define NEXUS_SELECT_CANDIDATE \
+  "SELECT id, batch_id, seq, phone, timezone, variables, status, attempts, next_attempt_at "
+
 // id, batch_id, seq, phone, timezone, variables, status, attempts, next_attempt_at
 absl::StatusOr<DialCandidate> ReadCandidate(const Cursor& row) {
   const std::optional<domain::CallStatus> status = domain::ParseCallStatus(row.Text(6));
@@ -1785,10 +1794,8 @@ absl::StatusOr<std::optional<std::string>> UpdatedBatch(absl::StatusOr<Cursor> c
 absl::StatusOr<std::vector<domain::Batch>> SqliteStore::ListActiveBatches() {
   return Transact(*pool_, Mode::kRead, [&](Connection& c) {
     return SelectAll(c,
-                     "SELECT id, organization_id, user_id, agent_id, call_id_prefix, name, type, "
-                     "status, calling_number_ids, retry, delay_seconds, timezone, calling_start, "
-                     "calling_end, allowed_days, enable_dnc, default_country, total_calls, "
-                     "created_at, updated_at, variable_keys FROM batches "
+                     NEXUS_SELECT_BATCH
+                     "FROM batches "
                      "WHERE status = 'active' AND deleted_at IS NULL ORDER BY created_at, id",
                      {}, ReadBatch);
   });
@@ -1801,15 +1808,15 @@ absl::StatusOr<std::vector<DialCandidate>> SqliteStore::ListFreshCalls(std::stri
   return Transact(*pool_, Mode::kRead, [&](Connection& c) {
     if (own_zone) {
       return SelectAll(c,
-                       "SELECT id, batch_id, seq, phone, timezone, variables, status, attempts, "
-                       "next_attempt_at FROM calls INDEXED BY calls_own_zone "
+                       NEXUS_SELECT_CANDIDATE
+                       "FROM calls INDEXED BY calls_own_zone "
                        "WHERE batch_id = ? AND status = 'queued' AND timezone IS NOT NULL AND "
                        "next_attempt_at IS NULL AND seq > ? ORDER BY seq LIMIT ?",
                        {batch_id, after_seq, int64_t{limit}}, ReadCandidate);
     }
     return SelectAll(c,
-                     "SELECT id, batch_id, seq, phone, timezone, variables, status, attempts, "
-                     "next_attempt_at FROM calls INDEXED BY calls_by_status "
+                     NEXUS_SELECT_CANDIDATE
+                     "FROM calls INDEXED BY calls_by_status "
                      "WHERE batch_id = ? AND status = 'queued' AND seq > ? AND timezone IS NULL "
                      "AND next_attempt_at IS NULL ORDER BY seq LIMIT ?",
                      {batch_id, after_seq, int64_t{limit}}, ReadCandidate);
@@ -1821,8 +1828,8 @@ absl::StatusOr<std::vector<DialCandidate>> SqliteStore::ListWaitingCalls(std::st
                                                                          int limit) {
   return Transact(*pool_, Mode::kRead, [&](Connection& c) {
     return SelectAll(c,
-                     "SELECT id, batch_id, seq, phone, timezone, variables, status, attempts, "
-                     "next_attempt_at FROM calls INDEXED BY calls_waiting "
+                     NEXUS_SELECT_CANDIDATE
+                     "FROM calls INDEXED BY calls_waiting "
                      "WHERE batch_id = ? AND next_attempt_at IS NOT NULL AND next_attempt_at <= ? "
                      "AND status IN ('queued', 'failed', 'no_answer', 'busy') "
                      "ORDER BY next_attempt_at LIMIT ?",
