@@ -9,11 +9,24 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <vector>
 
 #include "support/nexus_process.h"
 #include "support/raw_http.h"
 
 namespace nexus::testing {
+
+// The lines of a CSV body, split at CRLF (a last line without one is included).
+inline std::vector<std::string> CsvLines(const std::string& body) {
+  std::vector<std::string> lines;
+  for (size_t start = 0; start < body.size();) {
+    size_t end = body.find("\r\n", start);
+    if (end == std::string::npos) end = body.size();
+    lines.push_back(body.substr(start, end - start));
+    start = end + 2;
+  }
+  return lines;
+}
 
 class ApiTest : public ::testing::Test {
  protected:

@@ -501,13 +501,8 @@ TEST_F(BatchApiTest, ExportIsACsvOfEveryCallWithOneColumnPerVariable) {
   EXPECT_THAT(response.Header("content-type"), HasSubstr("text/csv"));
   EXPECT_EQ(response.Header("content-disposition"),
             "attachment; filename=\"batch-" + id + ".csv\"");
-  std::vector<std::string> lines;
-  for (size_t start = 0; start < response.body.size();) {
-    const size_t end = response.body.find("\r\n", start);
-    ASSERT_NE(end, std::string::npos) << "every line ends with CRLF";
-    lines.push_back(response.body.substr(start, end - start));
-    start = end + 2;
-  }
+  EXPECT_TRUE(response.body.ends_with("\r\n")) << "every line ends with CRLF";
+  const std::vector<std::string> lines = CsvLines(response.body);
   ASSERT_EQ(lines.size(), 5u) << response.body;
   EXPECT_EQ(lines[0],
             "_id,phoneNumber,callStatus,attempts,lastCallDuration,lastRecordingUrl,createdAt,"
@@ -535,13 +530,8 @@ TEST_F(BatchApiTest, LargeExportIsStreamedChunkedAndComplete) {
   EXPECT_FALSE(response.HasHeader("content-length"));
   EXPECT_EQ(response.Header("content-disposition"),
             "attachment; filename=\"batch-" + id + ".csv\"");
-  std::vector<std::string> lines;
-  for (size_t start = 0; start < response.body.size();) {
-    const size_t end = response.body.find("\r\n", start);
-    ASSERT_NE(end, std::string::npos);
-    lines.push_back(response.body.substr(start, end - start));
-    start = end + 2;
-  }
+  EXPECT_TRUE(response.body.ends_with("\r\n")) << "every line ends with CRLF";
+  const std::vector<std::string> lines = CsvLines(response.body);
   ASSERT_EQ(lines.size(), 4501u);
   EXPECT_THAT(lines[0], ::testing::StartsWith("_id,phoneNumber,callStatus"));
   for (int i : {0, 1999, 2000, 3999, 4000, 4499}) {

@@ -138,18 +138,6 @@ TEST_F(UploadTest, LenientModeSkipsInvalidRowsAndKeepsTheFirstOfEachNumber) {
   EXPECT_THAT(metrics.body, HasSubstr("nexus_upload_rows_per_second_count 1\n"));
 }
 
-// Lines of a CRLF-terminated CSV body.
-std::vector<std::string> CsvLines(const std::string& body) {
-  std::vector<std::string> lines;
-  for (size_t start = 0; start < body.size();) {
-    size_t end = body.find("\r\n", start);
-    if (end == std::string::npos) end = body.size();
-    lines.push_back(body.substr(start, end - start));
-    start = end + 2;
-  }
-  return lines;
-}
-
 TEST_F(UploadTest, InvalidRowsCsvListsEverySkippedRowWithItsFirstErrorAndOriginalCells) {
   ASSERT_EQ(Call("POST", "/api/dnc", AlphaToken(), {{"numbers", {"+1 646 555 0100"}}}).status, 200);
   const std::string contacts =
