@@ -246,6 +246,21 @@ bool CallMatches(std::string_view e164, std::string_view variables_json,
   return CallSearchText(e164, variables_json).find(folded_term) != std::string::npos;
 }
 
+bool ForEachStringMember(std::string_view json,
+                         absl::FunctionRef<void(std::string_view, std::string_view)> member) {
+  JsonReader reader(json);
+  if (!reader.Consume('{')) return false;
+  if (reader.Consume('}')) return reader.AtEnd();
+  std::string key, value;
+  do {
+    key.clear();
+    value.clear();
+    if (!reader.ReadString(key) || !reader.Consume(':') || !reader.ReadString(value)) return false;
+    member(key, value);
+  } while (reader.Consume(','));
+  return reader.Consume('}') && reader.AtEnd();
+}
+
 std::optional<std::vector<std::string>> ParseJsonStringArray(std::string_view json) {
   JsonReader reader(json);
   std::vector<std::string> items;

@@ -19,6 +19,8 @@
 #include <string_view>
 #include <vector>
 
+#include "absl/functional/function_ref.h"
+
 namespace nexus::store {
 
 // Between the phone number and each value in a call's search text (ASCII unit separator), so a
@@ -40,6 +42,12 @@ std::string CallSearchText(std::string_view e164, std::string_view variables_jso
 // term is looked for in the raw text first. True for an empty term.
 bool CallMatches(std::string_view e164, std::string_view variables_json,
                  std::string_view folded_term);
+
+// Calls `member(key, value)` for each member of the JSON object `json`, in order, with the key
+// and the value unescaped (views valid during that call only). False when `json` is not an
+// object whose values are all strings; the members before the fault have been passed by then.
+bool ForEachStringMember(std::string_view json,
+                         absl::FunctionRef<void(std::string_view, std::string_view)> member);
 
 // The items of `json` when it is a JSON array of strings, else nullopt.
 std::optional<std::vector<std::string>> ParseJsonStringArray(std::string_view json);

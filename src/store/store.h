@@ -397,6 +397,16 @@ struct StoreOptions {
   int pool_size = 8;
   // How long a write waits for the database's single writer before answering Unavailable.
   absl::Duration busy_timeout = absl::Seconds(5);
+  // Batches of at least this many calls get an in-memory index (store/call_index.h) for the
+  // batch-details queries that would otherwise read every call: a search, a phone or variable
+  // filter, a sort other than createdAt / callStatus. Smaller batches are read from the database.
+  int64_t call_index_min_calls = 20'000;
+  // Memory those indexes may hold together, least recently used batch out first; 0 = no
+  // indexes. About 120 bytes per call with 4 short variables (100 bytes of JSON).
+  size_t call_index_max_bytes = size_t{512} << 20;
+  // Build a large batch's index right after its upload, on a background thread, so that the
+  // first query needing it does not wait for the build (~1 s per million calls).
+  bool call_index_warm_after_insert = true;
   // TEST ONLY: honour fault-injection environment variables (see store/sqlite/sqlite_store.h,
   // NEXUS_TEST_KILL_AFTER_CALLS) and test_max_page_count. Set only by the hidden
   // `nexus serve --test-allow-faults` flag that the fault tests use; never in a deployment.

@@ -92,18 +92,21 @@ class BatchApiTest : public ApiTest {
   }
 
   // Sets the status (and attempts) of the calls with phone number `e164`, and recounts the
-  // batches' counters as the dialler's store writes will keep them.
+  // batches' counters and takes their next change_seq as the dialler's store writes do.
   void SetCallStatus(const std::string& e164, const std::string& status, int attempts) const {
     Sql("UPDATE calls SET status = '" + status + "', attempts = " + std::to_string(attempts) +
-        ", updated_at = updated_at + 1000 WHERE phone = '" + e164 + "'");
+        ", updated_at = updated_at + 1000, change_seq = (SELECT k.change_seq + 1 FROM "
+        "batch_call_counts k WHERE k.batch_id = calls.batch_id) WHERE phone = '" +
+        e164 + "'");
     Sql("REPLACE INTO batch_call_counts (batch_id, queued, in_progress, completed, failed, "
-        "no_answer, busy, dnc, canceled, picked, finished) "
+        "no_answer, busy, dnc, canceled, picked, finished, change_seq) "
         "SELECT batch_id, SUM(status = 'queued'), SUM(status = 'in_progress'), "
         "SUM(status = 'completed'), SUM(status = 'failed'), SUM(status = 'no_answer'), "
         "SUM(status = 'busy'), SUM(status = 'dnc'), SUM(status = 'canceled'), "
         "SUM(attempts > 0), SUM(status IN ('completed', 'dnc', 'canceled') OR (status IN "
-        "('failed', 'no_answer', 'busy') AND next_attempt_at IS NULL)) "
-        "FROM calls GROUP BY batch_id");
+        "('failed', 'no_answer', 'busy') AND next_attempt_at IS NULL)), "
+        "COALESCE((SELECT k.change_seq FROM batch_call_counts k "
+        "WHERE k.batch_id = calls.batch_id), 0) + 1 FROM calls GROUP BY batch_id");
   }
 
   static void ExpectError(const HttpResponse& response, int code, const std::string& message) {

@@ -238,7 +238,17 @@ CREATE TABLE call_logs (
   PRIMARY KEY (call_id, attempt, status)
 ) WITHOUT ROWID;
 )sql"},
-    // Append new migrations here: {7, R"sql(...)sql"}, ...
+    // Change tracking for the in-memory call indexes (store/call_index.h): every write that
+    // changes a call's status, attempts or updated_at bumps its batch's change_seq and stamps the
+    // call with the new value, so an index built at change_seq N catches up by reading the
+    // calls_changed entries above N. The index is partial on change_seq > 0, which an upload
+    // never writes, so a large upload pays nothing for it.
+    {7, R"sql(
+ALTER TABLE calls ADD COLUMN change_seq INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE batch_call_counts ADD COLUMN change_seq INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX calls_changed ON calls (batch_id, change_seq) WHERE change_seq > 0;
+)sql"},
+    // Append new migrations here: {8, R"sql(...)sql"}, ...
 };
 
 // Runs `sql` with `args` bound to ?1, ?2, ... and returns the first column of its first row

@@ -11,10 +11,13 @@
 #include <csignal>
 #include <cstdlib>
 #include <cstring>
+#include <deque>
+#include <functional>
 #include <initializer_list>
 #include <iterator>
 #include <mutex>
 #include <optional>
+#include <thread>
 #include <type_traits>
 #include <unordered_map>
 #include <utility>
@@ -798,11 +801,12 @@ constexpr auto kInsertOneCallSql = InsertCallsSql<1>();
 
 using CallId = char[kCallIdPrefixLength + kCallCounterDigits];
 
-// Writes the counter digits of call `seq` into `id` (whose prefix is already in place).
-void SetCallCounter(CallId& id, size_t seq) {
+// Writes the counter digits of call `seq` into the last characters of `id` (a call ID whose
+// prefix is already in place).
+void SetCallCounter(std::span<char> id, size_t seq) {
   constexpr char kHex[] = "0123456789abcdef";
   for (size_t digit = 0; digit < kCallCounterDigits; ++digit, seq >>= 4) {
-    id[sizeof(CallId) - 1 - digit] = kHex[seq & 0xf];
+    id[id.size() - 1 - digit] = kHex[seq & 0xf];
   }
 }
 
@@ -953,6 +957,7 @@ constexpr std::string_view kCallSelect =
     "SELECT id, batch_id, seq, phone, timezone, variables, status, attempts, next_attempt_at, "
     "created_at, updated_at ";
 constexpr std::string_view kCountSelect = "SELECT COUNT(*) ";
+constexpr std::string_view kCallById = "FROM calls WHERE id = ?";
 // The batch's primary-key range; "+batch_id" keeps the planner off calls_by_batch (an index
 // entry and a primary-key lookup per call instead of one sequential read).
 constexpr std::string_view kRangeFrom = "FROM calls WHERE id >= ?2 AND id <= ?3 AND +batch_id = ?1";
@@ -1019,6 +1024,7 @@ constexpr auto kPageStatusSortedDescSql =
     JoinSql<kCallSelect, kStatusFrom, kCallConditions, kOrderBy, kSortKey, kDescThenSeqDesc,
             kPageLimit>();
 constexpr auto kEveryCallSql = JoinSql<kCallSelect, kRangeFrom, kOrderById>();
+constexpr auto kCallByIdSql = JoinSql<kCallSelect, kCallById>();
 
 // The JSON path that names `key` for json_extract, or nullopt when none can (a key with a '"').
 // SQLite compares a quoted path label with the key as it is written in the JSON text, so the
@@ -1187,6 +1193,125 @@ absl::StatusOr<BatchListItem> ReadBatchListItem(const Cursor& row) {
   return BatchListItem{std::move(batch), ReadCounts(row, 21)};
 }
 
+// Fills in each call's phone logs, oldest attempt first.
+absl::Status LoadPhoneLogs(Connection& c, std::vector<domain::Call>& calls) {
+  for (domain::Call& call : calls) {
+    NEXUS_ASSIGN_OR_RETURN(
+        call.phone_logs,
+        SelectAll(c,
+                  "SELECT attempt, status, duration_seconds, recording_url, transcript, "
+                  "created_at FROM call_logs WHERE call_id = ? ORDER BY attempt, created_at",
+                  {std::string_view(call.id)},
+                  [](const Cursor& log) { return ReadPhoneLog(log, 0); }));
+  }
+  return absl::OkStatus();
+}
+
+// --- call indexes (store/call_index.h) ------------------------------------------------------
+//
+// Queries that would read every call of a large batch (IndexHelps) are answered from the
+// batch's in-memory CallIndex, kept in call_indexes_ and brought up to the query's snapshot
+// first: the calls whose change_seq (migration 7) is above the index's are read through
+// calls_changed and applied. The page's rows are then read by ID in the same snapshot.
+
+// Whether `query` would read every call without an index: a search, a phone or variable
+// filter, or a sort other than createdAt / callStatus. (Those two read one index range.)
+bool IndexHelps(const CallQuery& query) {
+  using SortKey = CallQuery::SortKey;
+  return !query.search.empty() || query.phone || !query.variables.empty() ||
+         (query.sort_key != SortKey::kCreatedAt && query.sort_key != SortKey::kStatus);
+}
+
+absl::StatusOr<int64_t> LoadChangeSeq(Connection& c, std::string_view batch_id) {
+  NEXUS_ASSIGN_OR_RETURN(
+      Cursor row,
+      c.Query("SELECT change_seq FROM batch_call_counts WHERE batch_id = ?", {batch_id}));
+  NEXUS_ASSIGN_OR_RETURN(const bool found, row.Next());
+  return found ? row.Int(0) : 0;
+}
+
+// Every call of the batch, read in c's snapshot into a CallIndex; nullopt when a call cannot be
+// indexed (CallIndex::Builder::Add) or the calls are not seq 0, 1, ... in ID order.
+absl::StatusOr<std::optional<CallIndex>> BuildCallIndex(Connection& c, std::string_view batch_id,
+                                                        int64_t batch_total) {
+  std::string prefix;
+  std::optional<std::vector<std::string>> keys;
+  {
+    NEXUS_ASSIGN_OR_RETURN(Cursor batch, c.Query("SELECT call_id_prefix, variable_keys FROM "
+                                                 "batches WHERE id = ? AND deleted_at IS NULL",
+                                                 {batch_id}));
+    NEXUS_ASSIGN_OR_RETURN(const bool found, batch.Next());
+    if (!found) return absl::NotFoundError("batch not found");
+    prefix = batch.Text(0);
+    keys = ParseJsonStringArray(batch.TextView(1));
+    if (!keys) return Corrupt("batches.variable_keys");
+  }
+  NEXUS_ASSIGN_OR_RETURN(const int64_t change_seq, LoadChangeSeq(c, batch_id));
+  const auto [lowest_id, highest_id] = CallIdRange(prefix);
+  NEXUS_ASSIGN_OR_RETURN(
+      Cursor row, c.Query("SELECT seq, phone, variables, status, attempts, updated_at "
+                          "FROM calls WHERE id >= ?2 AND id <= ?3 AND +batch_id = ?1 ORDER BY id",
+                          {batch_id, std::string_view(lowest_id), std::string_view(highest_id)}));
+  CallIndex::Builder builder(*keys, static_cast<size_t>(std::max<int64_t>(batch_total, 0)));
+  for (int64_t seq = 0;; ++seq) {
+    NEXUS_ASSIGN_OR_RETURN(const bool more, row.Next());
+    if (!more) break;
+    const std::optional<domain::CallStatus> status = domain::ParseCallStatus(row.TextView(3));
+    if (!status) return Corrupt("calls.status");
+    if (row.Int(0) != seq ||
+        !builder.Add(row.TextView(1), row.TextView(2),
+                     {.status = *status, .attempts = row.Int(4), .updated_at_ms = row.Int(5)})) {
+      return std::nullopt;
+    }
+  }
+  return std::move(builder).Finish(change_seq);
+}
+
+enum class CatchUpResult {
+  kCurrent,  // the index now reflects the snapshot
+  kAhead,    // the index reflects a later snapshot (another query moved it on): not usable here
+  kBroken,   // a change could not be applied: the index must be dropped
+};
+
+// Applies to `index` the calls changed after its change_seq, up to c's snapshot.
+absl::StatusOr<CatchUpResult> CatchUp(Connection& c, std::string_view batch_id, CallIndex& index) {
+  NEXUS_ASSIGN_OR_RETURN(const int64_t change_seq, LoadChangeSeq(c, batch_id));
+  if (change_seq == index.change_seq()) return CatchUpResult::kCurrent;
+  if (change_seq < index.change_seq()) return CatchUpResult::kAhead;
+  NEXUS_ASSIGN_OR_RETURN(Cursor row,
+                         c.Query("SELECT seq, status, attempts, updated_at "
+                                 "FROM calls INDEXED BY calls_changed "
+                                 "WHERE batch_id = ? AND change_seq > ? AND change_seq > 0",
+                                 {batch_id, index.change_seq()}));
+  for (;;) {
+    NEXUS_ASSIGN_OR_RETURN(const bool more, row.Next());
+    if (!more) break;
+    const std::optional<domain::CallStatus> status = domain::ParseCallStatus(row.TextView(1));
+    if (!status) return Corrupt("calls.status");
+    if (!index.Apply(row.Int(0),
+                     {.status = *status, .attempts = row.Int(2), .updated_at_ms = row.Int(3)})) {
+      return CatchUpResult::kBroken;
+    }
+  }
+  index.set_change_seq(change_seq);
+  return CatchUpResult::kCurrent;
+}
+
+// The calls with these seqs of the batch whose call IDs start with `prefix`, in that order.
+absl::StatusOr<std::vector<domain::Call>> ReadCallsBySeq(Connection& c, const std::string& prefix,
+                                                         std::span<const int64_t> seqs) {
+  std::string id = prefix + "000000";
+  std::vector<domain::Call> calls;
+  calls.reserve(seqs.size());
+  for (const int64_t seq : seqs) {
+    SetCallCounter(id, static_cast<size_t>(seq));
+    NEXUS_ASSIGN_OR_RETURN(domain::Call call, SelectOne(c, "call", kCallByIdSql.data(),
+                                                        {std::string_view(id)}, ReadCall));
+    calls.push_back(std::move(call));
+  }
+  return calls;
+}
+
 }  // namespace
 
 // --- SqliteStore ---------------------------------------------------------------------------
@@ -1213,15 +1338,118 @@ absl::StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string
   return std::unique_ptr<SqliteStore>(new SqliteStore(
       std::move(checkpointer),
       std::make_unique<ConnectionPool>(std::move(connections), options.busy_timeout),
-      options.allow_test_faults ? KillAfterCallsFromEnvironment() : -1));
+      options.allow_test_faults ? KillAfterCallsFromEnvironment() : -1, options));
 }
 
+// Builds the call indexes of new large batches on its own thread, one at a time, so that the
+// first query that needs one finds it ready (a query arriving during the build waits for it).
+class SqliteStore::CallIndexWarmer {
+ public:
+  explicit CallIndexWarmer(std::function<void(const std::string&)> warm)
+      : warm_(std::move(warm)), thread_([this] { Run(); }) {}
+  ~CallIndexWarmer() {
+    {
+      std::lock_guard lock(mu_);
+      stopping_ = true;
+    }
+    cv_.notify_one();
+    thread_.join();
+  }
+
+  void Schedule(std::string batch_id) {
+    {
+      std::lock_guard lock(mu_);
+      pending_.push_back(std::move(batch_id));
+    }
+    cv_.notify_one();
+  }
+
+ private:
+  void Run() {
+    std::unique_lock lock(mu_);
+    for (;;) {
+      cv_.wait(lock, [this] { return stopping_ || !pending_.empty(); });
+      if (stopping_) return;
+      const std::string batch_id = std::move(pending_.front());
+      pending_.pop_front();
+      lock.unlock();
+      warm_(batch_id);
+      lock.lock();
+    }
+  }
+
+  const std::function<void(const std::string&)> warm_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::string> pending_;  // guarded by mu_
+  bool stopping_ = false;            // guarded by mu_
+  std::thread thread_;               // last: starts once the rest is constructed
+};
+
 SqliteStore::SqliteStore(std::unique_ptr<WalCheckpointer> checkpointer,
-                         std::unique_ptr<ConnectionPool> pool, int64_t kill_after_calls)
+                         std::unique_ptr<ConnectionPool> pool, int64_t kill_after_calls,
+                         const StoreOptions& options)
     : checkpointer_(std::move(checkpointer)),
       pool_(std::move(pool)),
-      kill_after_calls_(kill_after_calls) {}
-SqliteStore::~SqliteStore() = default;
+      kill_after_calls_(kill_after_calls),
+      call_index_min_calls_(std::max<int64_t>(options.call_index_min_calls, 1)) {
+  if (options.call_index_max_bytes > 0) {
+    call_indexes_ = std::make_unique<CallIndexCache>(options.call_index_max_bytes);
+    if (options.call_index_warm_after_insert) {
+      warmer_ = std::make_unique<CallIndexWarmer>([this](const std::string& batch_id) {
+        const absl::Status warmed =
+            Transact(*pool_, Mode::kRead, [&](Connection& c) -> absl::Status {
+              NEXUS_ASSIGN_OR_RETURN(const CallCounts counts, LoadCounts(c, batch_id));
+              return UseCallIndex(c, batch_id, counts.Total(), nullptr).status();
+            });
+        if (!warmed.ok() && !absl::IsNotFound(warmed)) {
+          core::Log(core::LogLevel::kWarn, "call index warm-up failed")
+              .Str("batch_id", batch_id)
+              .Str("error", std::string(warmed.message()));
+        }
+      });
+    }
+  }
+}
+
+// The warmer's thread uses the pool: it stops first.
+SqliteStore::~SqliteStore() { warmer_.reset(); }
+
+absl::StatusOr<std::optional<CallIndex::Page>> SqliteStore::UseCallIndex(Connection& c,
+                                                                         std::string_view batch_id,
+                                                                         int64_t batch_total,
+                                                                         const CallQuery* query) {
+  const std::shared_ptr<CallIndexCache::Entry> entry = call_indexes_->Get(batch_id);
+  std::lock_guard lock(entry->mu);
+  if (entry->unindexable) return std::nullopt;
+  if (entry->index && entry->index->size() != batch_total) entry->index.reset();
+  if (!entry->index) {
+    const absl::Time start = absl::Now();
+    NEXUS_ASSIGN_OR_RETURN(entry->index, BuildCallIndex(c, batch_id, batch_total));
+    const size_t bytes = entry->index ? entry->index->memory_bytes() : 0;
+    if (!entry->index || !call_indexes_->Charge(batch_id, bytes)) {
+      entry->index.reset();
+      entry->unindexable = true;
+      core::Log(core::LogLevel::kInfo, "batch not indexed: its queries read the database")
+          .Str("batch_id", batch_id)
+          .Int("index_bytes", static_cast<int64_t>(bytes));
+      return std::nullopt;
+    }
+    core::Log(core::LogLevel::kInfo, "call index built")
+        .Str("batch_id", batch_id)
+        .Int("calls", entry->index->size())
+        .Int("bytes", static_cast<int64_t>(bytes))
+        .Int("ms", absl::ToInt64Milliseconds(absl::Now() - start));
+  }
+  NEXUS_ASSIGN_OR_RETURN(const CatchUpResult caught_up, CatchUp(c, batch_id, *entry->index));
+  if (caught_up == CatchUpResult::kBroken) {
+    entry->index.reset();
+    call_indexes_->Charge(batch_id, 0);
+    return std::nullopt;
+  }
+  if (caught_up == CatchUpResult::kAhead || query == nullptr) return std::nullopt;
+  return entry->index->Query(*query);
+}
 
 absl::Status SqliteStore::Ping() {
   return Transact(*pool_, Mode::kRead, [](Connection& c) {
@@ -1476,7 +1704,7 @@ absl::Status SqliteStore::InsertBatch(const domain::Batch& batch, std::span<cons
                                       const SkippedRows& skipped,
                                       const IdempotencyRecord* idempotency) {
   NEXUS_RETURN_IF_ERROR(CheckBatch(batch, calls.size()));
-  return Transact(*pool_, Mode::kWrite, [&](Connection& c) -> absl::Status {
+  NEXUS_RETURN_IF_ERROR(Transact(*pool_, Mode::kWrite, [&](Connection& c) -> absl::Status {
     std::optional<LargeCache> large_cache;
     if (calls.size() >= kLargeCacheCalls) {
       large_cache.emplace(c.db());
@@ -1490,7 +1718,11 @@ absl::Status SqliteStore::InsertBatch(const domain::Batch& batch, std::span<cons
     NEXUS_RETURN_IF_ERROR(InsertSkippedRows(c, batch.id, skipped));
     if (idempotency != nullptr) NEXUS_RETURN_IF_ERROR(Insert(c, *idempotency));
     return absl::OkStatus();
-  });
+  }));
+  if (warmer_ && static_cast<int64_t>(calls.size()) >= call_index_min_calls_) {
+    warmer_->Schedule(batch.id);
+  }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<domain::Batch> SqliteStore::GetBatch(std::string_view org_id,
@@ -1587,6 +1819,16 @@ absl::StatusOr<CallPage> SqliteStore::ListCalls(std::string_view org_id, std::st
     args[33] = query.limit;
     args[34] = query.offset;
 
+    if (call_indexes_ && batch_total >= call_index_min_calls_ && IndexHelps(query)) {
+      NEXUS_ASSIGN_OR_RETURN(const std::optional<CallIndex::Page> indexed,
+                             UseCallIndex(c, batch_id, batch_total, &query));
+      if (indexed) {
+        page.total = indexed->total;
+        NEXUS_ASSIGN_OR_RETURN(page.calls, ReadCallsBySeq(c, prefix, indexed->seqs));
+        NEXUS_RETURN_IF_ERROR(LoadPhoneLogs(c, page.calls));
+        return page;
+      }
+    }
     // The counters answer the total when at most the status is filtered.
     if (only_status) {
       page.total = query.status ? page.counts.Of(*query.status) : batch_total;
@@ -1598,15 +1840,7 @@ absl::StatusOr<CallPage> SqliteStore::ListCalls(std::string_view org_id, std::st
     }
     if (query.limit == 0 || query.offset >= page.total) return page;
     NEXUS_ASSIGN_OR_RETURN(page.calls, SelectCalls(c, statements.page, args));
-    for (domain::Call& call : page.calls) {
-      NEXUS_ASSIGN_OR_RETURN(
-          call.phone_logs,
-          SelectAll(c,
-                    "SELECT attempt, status, duration_seconds, recording_url, transcript, "
-                    "created_at FROM call_logs WHERE call_id = ? ORDER BY attempt, created_at",
-                    {std::string_view(call.id)},
-                    [](const Cursor& log) { return ReadPhoneLog(log, 0); }));
-    }
+    NEXUS_RETURN_IF_ERROR(LoadPhoneLogs(c, page.calls));
     return page;
   });
 }
@@ -1708,12 +1942,14 @@ absl::Status SqliteStore::UpdateBatchStatus(std::string_view org_id, std::string
 
 absl::Status SqliteStore::DeleteBatch(std::string_view org_id, std::string_view batch_id,
                                       absl::Time when) {
-  return Transact(*pool_, Mode::kWrite, [&](Connection& c) {
+  NEXUS_RETURN_IF_ERROR(Transact(*pool_, Mode::kWrite, [&](Connection& c) {
     return ChangedSome(c.Exec("UPDATE batches SET deleted_at = ?, updated_at = ? "
                               "WHERE organization_id = ? AND id = ? AND deleted_at IS NULL",
                               {Millis(when), Millis(when), org_id, batch_id}),
                        "batch");
-  });
+  }));
+  if (call_indexes_) call_indexes_->Erase(batch_id);
+  return absl::OkStatus();
 }
 
 // --- dialling -------------------------------------------------------------------------------
@@ -1726,8 +1962,22 @@ namespace {
   "AND (status = 'queued' OR (status IN ('failed', 'no_answer', 'busy') AND next_attempt_at " \
   "IS NOT NULL)) "
 
-// Moves one call from status `from` to `to` in its batch's counters; `picked` and `finished`
-// are the deltas of those two counters.
+// In an UPDATE of calls: stamps the call with its batch's next change_seq (migration 7), which
+// the statement that follows must then take by BumpChangeSeq() or AdjustCounts().
+#define NEXUS_STAMP_CHANGE                                                   \
+  "change_seq = COALESCE((SELECT k.change_seq + 1 FROM batch_call_counts k " \
+  "WHERE k.batch_id = calls.batch_id), 1) "
+
+// Takes the next change_seq of the batch (see NEXUS_STAMP_CHANGE).
+absl::Status BumpChangeSeq(Connection& c, std::string_view batch_id) {
+  return c
+      .Exec("UPDATE batch_call_counts SET change_seq = change_seq + 1 WHERE batch_id = ?",
+            {batch_id})
+      .status();
+}
+
+// Moves one call from status `from` to `to` in its batch's counters and takes the batch's next
+// change_seq; `picked` and `finished` are the deltas of those two counters.
 absl::Status AdjustCounts(Connection& c, std::string_view batch_id, domain::CallStatus from,
                           domain::CallStatus to, int64_t picked, int64_t finished) {
   return c
@@ -1741,7 +1991,8 @@ absl::Status AdjustCounts(Connection& c, std::string_view batch_id, domain::Call
           "busy = busy - (?2 = 'busy') + (?3 = 'busy'), "
           "dnc = dnc - (?2 = 'dnc') + (?3 = 'dnc'), "
           "canceled = canceled - (?2 = 'canceled') + (?3 = 'canceled'), "
-          "picked = picked + ?4, finished = finished + ?5 WHERE batch_id = ?1",
+          "picked = picked + ?4, finished = finished + ?5, change_seq = change_seq + 1 "
+          "WHERE batch_id = ?1",
           {batch_id, domain::CallStatusName(from), domain::CallStatusName(to), picked, finished})
       .status();
 }
@@ -1847,7 +2098,8 @@ absl::StatusOr<std::vector<bool>> SqliteStore::StartAttempts(std::span<const Att
           const std::optional<std::string> batch_id,
           UpdatedBatch(c.Query(
               "UPDATE calls SET status = 'in_progress', attempts = attempts + 1, "
-              "next_attempt_at = NULL, attempt_deadline = ?, dialed_from = ?, updated_at = ? "
+              "next_attempt_at = NULL, attempt_deadline = ?, dialed_from = ?, updated_at = "
+              "?, " NEXUS_STAMP_CHANGE
               "WHERE id = ? AND status = ? AND attempts = ? " NEXUS_NOT_FINAL
               "AND EXISTS (SELECT 1 FROM batches b "
               "WHERE b.id = calls.batch_id AND b.status = 'active' AND b.deleted_at IS NULL) "
@@ -1867,12 +2119,14 @@ absl::StatusOr<std::vector<bool>> SqliteStore::StartAttempts(std::span<const Att
 absl::Status SqliteStore::DeferCalls(std::span<const Deferral> deferrals, absl::Time now) {
   return Transact(*pool_, Mode::kWrite, [&](Connection& c) -> absl::Status {
     for (const Deferral& deferral : deferrals) {
-      NEXUS_RETURN_IF_ERROR(
-          c.Exec("UPDATE calls SET next_attempt_at = ?, updated_at = ? "
-                 "WHERE id = ? AND status = ? AND attempts = ? " NEXUS_NOT_FINAL,
-                 {Millis(deferral.until), Millis(now), deferral.call_id,
-                  domain::CallStatusName(deferral.expected_status), deferral.expected_attempts})
-              .status());
+      NEXUS_ASSIGN_OR_RETURN(
+          const std::optional<std::string> batch_id,
+          UpdatedBatch(c.Query(
+              "UPDATE calls SET next_attempt_at = ?, updated_at = ?, " NEXUS_STAMP_CHANGE
+              "WHERE id = ? AND status = ? AND attempts = ? " NEXUS_NOT_FINAL "RETURNING batch_id",
+              {Millis(deferral.until), Millis(now), deferral.call_id,
+               domain::CallStatusName(deferral.expected_status), deferral.expected_attempts})));
+      if (batch_id) NEXUS_RETURN_IF_ERROR(BumpChangeSeq(c, *batch_id));
     }
     return absl::OkStatus();
   });
@@ -1885,8 +2139,8 @@ absl::StatusOr<bool> SqliteStore::MarkCallDnc(std::string_view call_id,
     NEXUS_ASSIGN_OR_RETURN(
         const std::optional<std::string> batch_id,
         UpdatedBatch(c.Query(
-            "UPDATE calls SET status = 'dnc', next_attempt_at = NULL, "
-            "updated_at = ? WHERE id = ? AND status = ? AND attempts = ? " NEXUS_NOT_FINAL
+            "UPDATE calls SET status = 'dnc', next_attempt_at = NULL, updated_at = "
+            "?, " NEXUS_STAMP_CHANGE "WHERE id = ? AND status = ? AND attempts = ? " NEXUS_NOT_FINAL
             "RETURNING batch_id",
             {Millis(now), call_id, domain::CallStatusName(expected_status), expected_attempts})));
     if (!batch_id) return false;
@@ -1925,7 +2179,7 @@ absl::StatusOr<std::vector<OutcomeEffect>> SqliteStore::RecordOutcomes(
               const std::optional<std::string> batch_id,
               UpdatedBatch(c.Query(
                   "UPDATE calls SET status = ?, next_attempt_at = ?, "
-                  "attempt_deadline = NULL, updated_at = ? "
+                  "attempt_deadline = NULL, updated_at = ?, " NEXUS_STAMP_CHANGE
                   "WHERE id = ? AND status = 'in_progress' AND attempts = ? "
                   "RETURNING batch_id",
                   {domain::CallStatusName(o.status), next, Millis(now), o.call_id, o.attempt})));

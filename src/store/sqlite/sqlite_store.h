@@ -17,6 +17,14 @@
 // allowed_days as comma-separated text, the calling hours as minutes after midnight. total_calls
 // is stored as the number of calls given (batch.total_calls is not consulted).
 //
+// Call indexes: a ListCalls that would read every call of a batch of at least
+// call_index_min_calls (a search, a phone or variable filter, a sort other than createdAt /
+// callStatus) is answered from the batch's in-memory CallIndex (store/call_index.h), built on
+// first use — or right after a large InsertBatch, on a background thread — and brought up to the
+// query's snapshot through calls_changed (migration 7: every write that changes a call stamps it
+// with its batch's next change_seq). The indexes share call_index_max_bytes, least recently used
+// out first.
+//
 // Batch queries (ListCalls, ListBatches, ForEachCall): a batch's calls are one contiguous range of
 // the calls primary key, in row order, so the default view and the export read that range in key
 // order; a status filter holding at most 25% of the batch reads calls_by_status; counters in
@@ -48,6 +56,8 @@
 #include <vector>
 
 #include "absl/functional/function_ref.h"
+#include "store/call_index.h"
+#include "store/call_index_cache.h"
 #include "store/store.h"
 
 namespace nexus::store::sqlite {
@@ -76,6 +86,7 @@ absl::Status ExecScript(sqlite3* db, const char* sql);
 // back (when a transaction is still open) and returns the first error.
 absl::Status InTransaction(sqlite3* db, const char* begin, absl::FunctionRef<absl::Status()> body);
 
+class Connection;       // sqlite_store.cc
 class ConnectionPool;   // sqlite_store.cc
 class WalCheckpointer;  // wal_checkpointer.h
 
@@ -174,13 +185,27 @@ class SqliteStore final : public Store {
   absl::StatusOr<std::vector<InProgressCall>> ListInProgress(absl::Time until, int limit) override;
 
  private:
+  class CallIndexWarmer;
+
   SqliteStore(std::unique_ptr<WalCheckpointer> checkpointer, std::unique_ptr<ConnectionPool> pool,
-              int64_t kill_after_calls);
+              int64_t kill_after_calls, const StoreOptions& options);
+
+  // The batch's call index (built if missing, brought up to c's snapshot), and the page `query`
+  // asks for from it; nullopt when the index cannot answer (the batch is not indexable, or the
+  // index is ahead of this snapshot) or `query` is null (a warm-up).
+  absl::StatusOr<std::optional<CallIndex::Page>> UseCallIndex(Connection& c,
+                                                              std::string_view batch_id,
+                                                              int64_t batch_total,
+                                                              const CallQuery* query);
+
   // Declared before the pool, so destroyed after the connections whose commits notify it.
   std::unique_ptr<WalCheckpointer> checkpointer_;  // null for ":memory:"
   std::unique_ptr<ConnectionPool> pool_;
   // TEST ONLY: NEXUS_TEST_KILL_AFTER_CALLS when allow_test_faults was set, else -1 (never).
   const int64_t kill_after_calls_;
+  const int64_t call_index_min_calls_;
+  std::unique_ptr<CallIndexCache> call_indexes_;  // null when disabled
+  std::unique_ptr<CallIndexWarmer> warmer_;       // null when disabled
 };
 
 }  // namespace nexus::store::sqlite

@@ -1123,21 +1123,43 @@ const Contacts& QueryContacts() {
   return contacts;
 }
 
-// batch_call_counts recounted from the calls, as the migration's backfill does.
+// batch_call_counts recounted from the calls, as the migration's backfill does, taking the
+// batch's next change_seq (migration 7) as every write that changes calls must.
 constexpr char kRecountSql[] =
     "REPLACE INTO batch_call_counts (batch_id, queued, in_progress, completed, failed, "
-    "no_answer, busy, dnc, canceled, picked, finished) "
+    "no_answer, busy, dnc, canceled, picked, finished, change_seq) "
     "SELECT batch_id, SUM(status = 'queued'), SUM(status = 'in_progress'), "
     "SUM(status = 'completed'), SUM(status = 'failed'), SUM(status = 'no_answer'), "
     "SUM(status = 'busy'), SUM(status = 'dnc'), SUM(status = 'canceled'), SUM(attempts > 0), "
     "SUM(status IN ('completed', 'dnc', 'canceled') OR (status IN ('failed', 'no_answer', "
-    "'busy') AND next_attempt_at IS NULL)) FROM calls GROUP BY batch_id";
+    "'busy') AND next_attempt_at IS NULL)), "
+    "COALESCE((SELECT k.change_seq FROM batch_call_counts k WHERE k.batch_id = calls.batch_id), "
+    "0) + 1 FROM calls GROUP BY batch_id";
 
-class CallQueryTest : public testing::Test {
+// Where ListCalls answers from: the database's SQL, or the batch's in-memory call index
+// (store/call_index.h; every batch gets one here). Both must give the same answers.
+enum class QueryPath { kDatabase, kCallIndex };
+
+std::string QueryPathName(const testing::TestParamInfo<QueryPath>& info) {
+  return info.param == QueryPath::kDatabase ? "Database" : "CallIndex";
+}
+
+StoreOptions QueryPathOptions(QueryPath path) {
+  StoreOptions options;
+  if (path == QueryPath::kDatabase) {
+    options.call_index_max_bytes = 0;
+  } else {
+    options.call_index_min_calls = 1;
+    options.call_index_warm_after_insert = false;
+  }
+  return options;
+}
+
+class CallQueryTest : public testing::TestWithParam<QueryPath> {
  protected:
   void SetUp() override {
     path_ = dir_.path() + "/nexus.db";
-    ASSERT_OK_AND_ASSIGN(store_, OpenStore("sqlite://" + path_));
+    ASSERT_OK_AND_ASSIGN(store_, OpenStore("sqlite://" + path_, QueryPathOptions(GetParam())));
     ASSERT_THAT(store_->CreateWorkspace(Workspace("a")), IsOk());
     ASSERT_THAT(store_->CreateWorkspace(Workspace("b")), IsOk());
     batch_ = Batch("a", "q", kPrefixA);
@@ -1155,7 +1177,8 @@ class CallQueryTest : public testing::Test {
                std::string_view next_attempt_at = "NULL") {
     Exec(
         fmt::format("UPDATE calls SET status = '{}', attempts = {}, next_attempt_at = {}, "
-                    "updated_at = {} WHERE id = '{}{:06x}'",
+                    "updated_at = {}, change_seq = (SELECT k.change_seq + 1 FROM "
+                    "batch_call_counts k WHERE k.batch_id = calls.batch_id) WHERE id = '{}{:06x}'",
                     status, attempts, next_attempt_at,
                     core::ToUnixMillis(kT0 + absl::Minutes(minutes)), kPrefixA, seq));
     Recount();
@@ -1189,7 +1212,11 @@ class CallQueryTest : public testing::Test {
   domain::Batch batch_;
 };
 
-TEST_F(CallQueryTest, DefaultViewIsNewestFirstWithCountersAndFullRecords) {
+INSTANTIATE_TEST_SUITE_P(Sqlite, CallQueryTest,
+                         testing::Values(QueryPath::kDatabase, QueryPath::kCallIndex),
+                         QueryPathName);
+
+TEST_P(CallQueryTest, DefaultViewIsNewestFirstWithCountersAndFullRecords) {
   ASSERT_OK_AND_ASSIGN(CallPage page, store_->ListCalls("org-a", batch_.id, CallQuery()));
   EXPECT_EQ(page.total, 6);
   ASSERT_EQ(page.calls.size(), 6u);
@@ -1212,7 +1239,7 @@ TEST_F(CallQueryTest, DefaultViewIsNewestFirstWithCountersAndFullRecords) {
   EXPECT_EQ(Seqs(Query([](CallQuery& q) { q.descending = false; })), Result({0, 1, 2, 3, 4, 5}, 6));
 }
 
-TEST_F(CallQueryTest, OffsetAndLimitPageThroughTheRowsAndTotalIgnoresThem) {
+TEST_P(CallQueryTest, OffsetAndLimitPageThroughTheRowsAndTotalIgnoresThem) {
   EXPECT_EQ(Seqs(Query([](CallQuery& q) { q.limit = 2; })), Result({5, 4}, 6));
   EXPECT_EQ(Seqs(Query([](CallQuery& q) { q.limit = 2, q.offset = 2; })), Result({3, 2}, 6));
   EXPECT_EQ(Seqs(Query([](CallQuery& q) { q.limit = 4, q.offset = 4; })), Result({1, 0}, 6));
@@ -1220,7 +1247,7 @@ TEST_F(CallQueryTest, OffsetAndLimitPageThroughTheRowsAndTotalIgnoresThem) {
   EXPECT_EQ(Seqs(Query([](CallQuery& q) { q.limit = 0; })), Result({}, 6));
 }
 
-TEST_F(CallQueryTest, SummaryReadsTheBatchCounters) {
+TEST_P(CallQueryTest, SummaryReadsTheBatchCounters) {
   SetCall(0, "completed", 1, 5);
   SetCall(1, "failed", 1, 6);                      // final: no next attempt
   SetCall(2, "no_answer", 1, 7, "1715790000000");  // a retry is scheduled: not final
@@ -1246,7 +1273,7 @@ TEST_F(CallQueryTest, SummaryReadsTheBatchCounters) {
   EXPECT_EQ(db.Int("SELECT COUNT(*) FROM sqlite_master WHERE type = 'trigger'"), 0);
 }
 
-TEST_F(CallQueryTest, InsertBatchStartsTheCountersAtQueued) {
+TEST_P(CallQueryTest, InsertBatchStartsTheCountersAtQueued) {
   const Contacts two = {{"+12125550100", "{}"}, {"+12125550101", "{}"}};
   ASSERT_THAT(store_->InsertBatch(Batch("a", "two", kPrefixB), two.calls(), {}, nullptr), IsOk());
   ASSERT_THAT(store_->InsertBatch(Batch("a", "none", "6644556600aabbccff"), {}, {}, nullptr),
@@ -1259,7 +1286,7 @@ TEST_F(CallQueryTest, InsertBatchStartsTheCountersAtQueued) {
             0);
 }
 
-TEST_F(CallQueryTest, StatusFilterAnswersFromTheIndexOrTheRangeAlike) {
+TEST_P(CallQueryTest, StatusFilterAnswersFromTheIndexOrTheRangeAlike) {
   SetCall(1, "failed", 1, 5);                                    // 1 of 6: the status index
   for (int seq : {0, 2, 3, 5}) SetCall(seq, "completed", 1, 6);  // 4 of 6: the key range
   const auto with_status = [](domain::CallStatus status, bool descending) {
@@ -1279,7 +1306,7 @@ TEST_F(CallQueryTest, StatusFilterAnswersFromTheIndexOrTheRangeAlike) {
       Result({1}, 1));
 }
 
-TEST_F(CallQueryTest, SearchIsACaseInsensitiveLiteralSubstringOfPhoneAndValues) {
+TEST_P(CallQueryTest, SearchIsACaseInsensitiveLiteralSubstringOfPhoneAndValues) {
   const auto search = [](std::string term) {
     return Query([=](CallQuery& q) { q.search = term; });
   };
@@ -1299,7 +1326,7 @@ TEST_F(CallQueryTest, SearchIsACaseInsensitiveLiteralSubstringOfPhoneAndValues) 
   EXPECT_EQ(Seqs(search("quote")), Result({0}, 1));
 }
 
-TEST_F(CallQueryTest, PhoneAndVariableConditionsAreExactAndAnded) {
+TEST_P(CallQueryTest, PhoneAndVariableConditionsAreExactAndAnded) {
   using Condition = CallQuery::VariableCondition;
   const auto where = [](std::vector<Condition> conditions) {
     return Query([=](CallQuery& q) { q.variables = conditions; });
@@ -1324,7 +1351,7 @@ TEST_F(CallQueryTest, PhoneAndVariableConditionsAreExactAndAnded) {
             Result({5}, 1));
 }
 
-TEST_F(CallQueryTest, EverySortKeyOrdersBothWaysWithRowOrderBreakingTies) {
+TEST_P(CallQueryTest, EverySortKeyOrdersBothWaysWithRowOrderBreakingTies) {
   using SortKey = CallQuery::SortKey;
   const auto sorted = [](SortKey key, bool descending, std::string variable = "") {
     return Query([=](CallQuery& q) {
@@ -1364,7 +1391,7 @@ TEST_F(CallQueryTest, EverySortKeyOrdersBothWaysWithRowOrderBreakingTies) {
             Result({4}, 1));
 }
 
-TEST_F(CallQueryTest, BadArgumentsAndOtherBatchesAreRefused) {
+TEST_P(CallQueryTest, BadArgumentsAndOtherBatchesAreRefused) {
   EXPECT_THAT(store_->ListCalls("org-a", batch_.id, Query([](CallQuery& q) { q.offset = -1; })),
               StatusIs(absl::StatusCode::kInvalidArgument, "negative"));
   EXPECT_THAT(store_->ListCalls(
@@ -1383,7 +1410,7 @@ TEST_F(CallQueryTest, BadArgumentsAndOtherBatchesAreRefused) {
               StatusIs(absl::StatusCode::kNotFound, "batch not found"));
 }
 
-TEST_F(CallQueryTest, CallsOfAnotherBatchNeverAppear) {
+TEST_P(CallQueryTest, CallsOfAnotherBatchNeverAppear) {
   const Contacts other = {{"+12125550100", R"({"name":"Emily Davis"})"}};
   domain::Batch second = Batch("a", "other", kPrefixB);
   ASSERT_THAT(store_->InsertBatch(second, other.calls(), {}, nullptr), IsOk());
@@ -1393,7 +1420,7 @@ TEST_F(CallQueryTest, CallsOfAnotherBatchNeverAppear) {
   EXPECT_EQ(page.counts.Total(), 1);
 }
 
-TEST_F(CallQueryTest, ForEachCallVisitsEveryCallInRowOrderAndStopsAtAnError) {
+TEST_P(CallQueryTest, ForEachCallVisitsEveryCallInRowOrderAndStopsAtAnError) {
   std::vector<int64_t> seqs;
   EXPECT_THAT(store_->ForEachCall("org-a", batch_.id,
                                   [&](const domain::Call& call) {
@@ -1416,7 +1443,7 @@ TEST_F(CallQueryTest, ForEachCallVisitsEveryCallInRowOrderAndStopsAtAnError) {
       StatusIs(absl::StatusCode::kNotFound, "batch not found"));
 }
 
-TEST_F(CallQueryTest, StatusChangesOnlyFromTheExpectedStatus) {
+TEST_P(CallQueryTest, StatusChangesOnlyFromTheExpectedStatus) {
   const absl::Time later = kT0 + absl::Hours(1);
   ASSERT_THAT(store_->UpdateBatchStatus("org-a", batch_.id, domain::BatchStatus::kPaused,
                                         domain::BatchStatus::kActive, later),
@@ -1432,7 +1459,7 @@ TEST_F(CallQueryTest, StatusChangesOnlyFromTheExpectedStatus) {
               StatusIs(absl::StatusCode::kNotFound, "batch not found"));
 }
 
-TEST_F(CallQueryTest, DeletedBatchIsGoneForEveryMethod) {
+TEST_P(CallQueryTest, DeletedBatchIsGoneForEveryMethod) {
   EXPECT_THAT(store_->DeleteBatch("org-b", batch_.id, kT0),
               StatusIs(absl::StatusCode::kNotFound, ""));
   ASSERT_THAT(store_->DeleteBatch("org-a", batch_.id, kT0 + absl::Hours(2)), IsOk());
@@ -1455,7 +1482,7 @@ TEST_F(CallQueryTest, DeletedBatchIsGoneForEveryMethod) {
   EXPECT_EQ(db.Int("SELECT deleted_at FROM batches"), core::ToUnixMillis(kT0 + absl::Hours(2)));
 }
 
-TEST_F(CallQueryTest, BatchListIsTheOwnersNewestFirstWithCountersAndSearch) {
+TEST_P(CallQueryTest, BatchListIsTheOwnersNewestFirstWithCountersAndSearch) {
   // batch_ ("Campaign q", paused) was created at kT0 + 250 ms.
   domain::Batch spring = Batch("a", "spring", kPrefixB);
   spring.settings.name = "Printemps \xC3\x89T\xC3\x89";  // "Printemps ÉTÉ"
@@ -1511,7 +1538,7 @@ TEST_F(CallQueryTest, BatchListIsTheOwnersNewestFirstWithCountersAndSearch) {
 
 // The plans behind ListCalls: the default view reads the batch's primary-key range, a status
 // filter reads calls_by_status, and neither sorts (a temp B-tree would read every call).
-TEST_F(CallQueryTest, BatchQueriesUseTheirIndexes) {
+TEST_P(CallQueryTest, BatchQueriesUseTheirIndexes) {
   RawDb db(path_);
   const auto plan = [&](const std::string& query) {
     sqlite3_stmt* raw = nullptr;
