@@ -47,6 +47,9 @@ struct ServeArgs {
   uint64_t max_cell_bytes = 64 * 1024;
   uint64_t max_decompressed_bytes = 1ull << 30;
   std::string log_level = "info";
+  // Batch-details call indexes (store/call_index.h).
+  uint64_t call_index_mb = 512;
+  int64_t call_index_min_calls = 20'000;
   // Dialling (SPEC §6).
   bool dialler = true;
   double call_timeout_seconds = 600;

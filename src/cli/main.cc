@@ -92,6 +92,18 @@ int main(int argc, char** argv) {
       ->envname("NEXUS_MAX_DECOMPRESSED_BYTES")
       ->check(CLI::Range(uint64_t{1} << 20, uint64_t{1} << 40))
       ->capture_default_str();
+  serve_cmd
+      ->add_option("--call-index-mb", serve.call_index_mb,
+                   "Memory for the in-memory call indexes of large batches (MiB; 0 = none)")
+      ->envname("NEXUS_CALL_INDEX_MB")
+      ->check(CLI::Range(uint64_t{0}, uint64_t{1} << 20))
+      ->capture_default_str();
+  serve_cmd
+      ->add_option("--call-index-min-calls", serve.call_index_min_calls,
+                   "Batches with at least this many calls get a call index")
+      ->envname("NEXUS_CALL_INDEX_MIN_CALLS")
+      ->check(CLI::Range(int64_t{1}, int64_t{1} << 32))
+      ->capture_default_str();
   serve_cmd->add_flag("!--no-dialler", serve.dialler, "Do not dial (uploads and reads only)")
       ->envname("NEXUS_NO_DIALLER");
   serve_cmd

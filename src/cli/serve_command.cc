@@ -68,6 +68,8 @@ int RunServe(const ServeArgs& args) {
   store::StoreOptions store_options;
   store_options.allow_test_faults = args.test_allow_faults;
   store_options.test_max_page_count = args.test_max_page_count;
+  store_options.call_index_max_bytes = static_cast<size_t>(args.call_index_mb) << 20;
+  store_options.call_index_min_calls = args.call_index_min_calls;
   if (args.test_allow_faults) {
     core::Log(core::LogLevel::kWarn,
               "test fault injection is enabled: never use this in production");

@@ -122,7 +122,22 @@ class BatchApiTest : public ApiTest {
 
 // --- batch-details ------------------------------------------------------------------------
 
-TEST_F(BatchApiTest, DetailsAnswerTheDocumentedEnvelopeWithFlattenedVariables) {
+// The batch-details views, answered by the database's SQL (a small batch) and by the in-memory
+// call index (store/call_index.h) that `--call-index-min-calls 1` gives every batch.
+class BatchQueryApiTest : public BatchApiTest, public ::testing::WithParamInterface<bool> {
+ protected:
+  std::vector<std::string> ServerArgs() const override {
+    if (GetParam()) return {"--call-index-min-calls", "1"};
+    return {};
+  }
+};
+
+INSTANTIATE_TEST_SUITE_P(, BatchQueryApiTest, ::testing::Bool(),
+                         [](const ::testing::TestParamInfo<bool>& info) {
+                           return info.param ? "CallIndex" : "Database";
+                         });
+
+TEST_P(BatchQueryApiTest, DetailsAnswerTheDocumentedEnvelopeWithFlattenedVariables) {
   const std::string id = Upload();
   HttpResponse response = Details(id);
   ASSERT_EQ(response.status, 200) << response.body;
@@ -173,7 +188,7 @@ TEST_F(BatchApiTest, DetailsAnswerTheDocumentedEnvelopeWithFlattenedVariables) {
   EXPECT_EQ(data["data"][2]["name"], "Nguyen, Bao");
 }
 
-TEST_F(BatchApiTest, PageAndLimitPageThroughTheCalls) {
+TEST_P(BatchQueryApiTest, PageAndLimitPageThroughTheCalls) {
   const std::string id = Upload();
   HttpResponse response = Details(id, "page=2&limit=3");
   ASSERT_EQ(response.status, 200) << response.body;
@@ -233,7 +248,7 @@ TEST_F(BatchApiTest, OutOfRangeOrMalformedParametersAre400) {
   ExpectError(Details("zzzzzzzzzzzzzzzzzzzzzzzz"), 400, "Invalid batch ID format");
 }
 
-TEST_F(BatchApiTest, SortByEveryFieldAndVariableInBothOrders) {
+TEST_P(BatchQueryApiTest, SortByEveryFieldAndVariableInBothOrders) {
   const std::string id = Upload();
   SetCallStatus(kE164[1], "completed", 2);  // updated 1 s later than the others
   EXPECT_THAT(Phones(id, "sortOrder=asc"), ElementsAre(kE164[0], kE164[1], kE164[2], kE164[3]));
@@ -254,7 +269,7 @@ TEST_F(BatchApiTest, SortByEveryFieldAndVariableInBothOrders) {
               ElementsAre(kE164[1], kE164[0], kE164[2], kE164[3]));
 }
 
-TEST_F(BatchApiTest, FilterIsEqualityOnStatusPhoneAndVariables) {
+TEST_P(BatchQueryApiTest, FilterIsEqualityOnStatusPhoneAndVariables) {
   const std::string id = Upload();
   SetCallStatus(kE164[0], "failed", 1);
   const auto filter = [&](const std::string& object) {
@@ -281,7 +296,7 @@ TEST_F(BatchApiTest, FilterIsEqualityOnStatusPhoneAndVariables) {
   EXPECT_EQ(Body(response)["data"]["summary"]["failed"], 1);
 }
 
-TEST_F(BatchApiTest, SearchIsCaseInsensitiveLiteralOverPhoneAndValuesOnly) {
+TEST_P(BatchQueryApiTest, SearchIsCaseInsensitiveLiteralOverPhoneAndValuesOnly) {
   const std::string id = Upload();
   const auto search = [&](const std::string& term) { return Phones(id, "search=" + Encode(term)); };
   EXPECT_THAT(search("emily"), ElementsAre(kE164[3], kE164[0]));
@@ -303,7 +318,7 @@ TEST_F(BatchApiTest, SearchIsCaseInsensitiveLiteralOverPhoneAndValuesOnly) {
   EXPECT_EQ(Body(response)["data"]["total"], 1);
 }
 
-TEST_F(BatchApiTest, SummaryCountsEveryStatus) {
+TEST_P(BatchQueryApiTest, SummaryCountsEveryStatus) {
   const std::string id = Upload();
   SetCallStatus(kE164[0], "completed", 1);
   SetCallStatus(kE164[1], "in_progress", 1);

@@ -1435,6 +1435,7 @@ absl::StatusOr<std::optional<CallIndex::Page>> SqliteStore::UseCallIndex(Connect
           .Int("index_bytes", static_cast<int64_t>(bytes));
       return std::nullopt;
     }
+    ++call_index_builds_;
     core::Log(core::LogLevel::kInfo, "call index built")
         .Str("batch_id", batch_id)
         .Int("calls", entry->index->size())
@@ -1448,7 +1449,15 @@ absl::StatusOr<std::optional<CallIndex::Page>> SqliteStore::UseCallIndex(Connect
     return std::nullopt;
   }
   if (caught_up == CatchUpResult::kAhead || query == nullptr) return std::nullopt;
-  return entry->index->Query(*query);
+  std::optional<CallIndex::Page> page = entry->index->Query(*query);
+  if (page) ++call_index_answers_;
+  return page;
+}
+
+SqliteStore::CallIndexStats SqliteStore::call_index_stats() const {
+  return {.builds = call_index_builds_.load(),
+          .answers = call_index_answers_.load(),
+          .bytes = call_indexes_ ? call_indexes_->charged_bytes() : 0};
 }
 
 absl::Status SqliteStore::Ping() {

@@ -47,6 +47,7 @@
 
 #include <sqlite3.h>
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -184,6 +185,14 @@ class SqliteStore final : public Store {
   absl::StatusOr<CallCounts> CountAllCalls() override;
   absl::StatusOr<std::vector<InProgressCall>> ListInProgress(absl::Time until, int limit) override;
 
+  // What the call indexes have done since the store opened (tests, logs).
+  struct CallIndexStats {
+    int64_t builds = 0;   // indexes built
+    int64_t answers = 0;  // ListCalls answered from an index
+    size_t bytes = 0;     // held by the indexes now
+  };
+  CallIndexStats call_index_stats() const;
+
  private:
   class CallIndexWarmer;
 
@@ -206,6 +215,8 @@ class SqliteStore final : public Store {
   const int64_t call_index_min_calls_;
   std::unique_ptr<CallIndexCache> call_indexes_;  // null when disabled
   std::unique_ptr<CallIndexWarmer> warmer_;       // null when disabled
+  std::atomic<int64_t> call_index_builds_{0};
+  std::atomic<int64_t> call_index_answers_{0};
 };
 
 }  // namespace nexus::store::sqlite

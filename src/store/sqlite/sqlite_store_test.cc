@@ -6,11 +6,15 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include <atomic>
+#include <cctype>
+#include <chrono>
 #include <csignal>
 #include <filesystem>
 #include <fstream>
 #include <functional>
 #include <optional>
+#include <random>
 #include <span>
 #include <string>
 #include <thread>
@@ -2708,6 +2712,275 @@ TEST_P(DiallingTest, CompletedOutcomeWithANextAttemptKeepsTheCountersExact) {
           Outcome(CallId(0), 1, domain::CallStatus::kCompleted, kT0 + absl::Hours(1))},
       kT0 + absl::Minutes(2));
   ExpectCountersMatchRecount();
+}
+
+// --- call indexes: the same answers as the database -------------------------------------------
+
+// Two stores on one file: `indexed_` answers from call indexes (every batch gets one), `plain_`
+// always from SQL. Calls change through both, as the dialler and a second server process would,
+// and random queries must get the same pages from each.
+class CallIndexAgreementTest : public testing::Test {
+ protected:
+  static constexpr int kCalls = 1500;
+
+  void SetUp() override {
+    path_ = dir_.path() + "/nexus.db";
+    StoreOptions indexed_options;
+    indexed_options.pool_size = 4;
+    indexed_options.call_index_min_calls = 1;
+    indexed_options.call_index_warm_after_insert = false;
+    ASSERT_OK_AND_ASSIGN(indexed_, sqlite::SqliteStore::Open(path_, indexed_options));
+    StoreOptions plain_options;
+    plain_options.call_index_max_bytes = 0;
+    ASSERT_OK_AND_ASSIGN(plain_, sqlite::SqliteStore::Open(path_, plain_options));
+    ASSERT_THAT(indexed_->CreateWorkspace(Workspace("a")), IsOk());
+
+    batch_ = Batch("a", "big", kPrefixA);
+    batch_.status = domain::BatchStatus::kActive;
+    batch_.variable_keys = {"name", "city", "notes"};
+    for (int i = 0; i < kCalls; ++i) {
+      phones_.push_back(fmt::format("+1212555{:04d}", i));
+      std::string json = "{";
+      const auto member = [&](std::string_view key, std::string_view value) {
+        if (json.size() > 1) json += ',';
+        json += fmt::format(R"("{}":"{}")", key, value);
+      };
+      member("name", Pick(kNames));
+      if (rng_() % 5 != 0) member("city", Pick(kCities));  // some calls lack a city
+      if (rng_() % 3 == 0) member("notes", Pick(kNotes));
+      variables_.push_back(json + "}");
+    }
+    for (int i = 0; i < kCalls; ++i) {
+      calls_.push_back({.e164 = phones_[i], .timezone = "", .variables_json = variables_[i]});
+    }
+    ASSERT_THAT(indexed_->InsertBatch(batch_, calls_, {}, nullptr), IsOk());
+  }
+
+  template <size_t N>
+  std::string_view Pick(const std::string_view (&items)[N]) {
+    return items[rng_() % N];
+  }
+
+  // Moves ~1/10 of the calls one dialling step on, through `store`, at `now`.
+  void Dial(Store& store, absl::Time now) {
+    std::vector<domain::Call> calls;
+    ASSERT_THAT(store.ForEachCall("org-a", batch_.id,
+                                  [&](const domain::Call& call) {
+                                    calls.push_back(call);
+                                    return absl::OkStatus();
+                                  }),
+                IsOk());
+    std::vector<AttemptStart> starts;
+    std::vector<AttemptOutcome> outcomes;
+    std::vector<Deferral> deferrals;
+    constexpr domain::CallStatus kOutcomes[] = {
+        domain::CallStatus::kCompleted, domain::CallStatus::kFailed, domain::CallStatus::kNoAnswer,
+        domain::CallStatus::kBusy};
+    for (const domain::Call& call : calls) {
+      if (rng_() % 10 != 0) continue;
+      if (call.status == domain::CallStatus::kInProgress) {
+        const domain::CallStatus status = kOutcomes[rng_() % 4];
+        std::optional<absl::Time> next;
+        if (rng_() % 2 == 0) next = now + absl::Minutes(rng_() % 60);
+        outcomes.push_back({.call_id = call.id,
+                            .attempt = call.attempts,
+                            .status = status,
+                            .duration_seconds = 30,
+                            .recording_url = "",
+                            .transcript = "",
+                            .next_attempt_at = next});
+      } else if (rng_() % 4 == 0) {
+        deferrals.push_back({call.id, call.status, call.attempts, now + absl::Hours(1)});
+      } else if (rng_() % 6 == 0) {
+        ASSERT_THAT(store.MarkCallDnc(call.id, call.status, call.attempts, now), IsOk());
+      } else {
+        starts.push_back({.call_id = call.id,
+                          .expected_status = call.status,
+                          .expected_attempts = call.attempts,
+                          .from = "+12125550100",
+                          .deadline = now + absl::Minutes(10)});
+      }
+    }
+    ASSERT_THAT(store.StartAttempts(starts, now), IsOk());
+    ASSERT_THAT(store.RecordOutcomes(outcomes, now), IsOk());
+    ASSERT_THAT(store.DeferCalls(deferrals, now), IsOk());
+  }
+
+  CallQuery RandomQuery() {
+    using SortKey = CallQuery::SortKey;
+    CallQuery query;
+    const int i = static_cast<int>(rng_() % kCalls);
+    switch (rng_() % 4) {
+      case 0: {  // a piece of a value or the phone number, in random case
+        std::string text = rng_() % 4 == 0 ? phones_[i] : std::string(Pick(kNames));
+        const size_t from = rng_() % text.size();
+        std::string term = text.substr(from, 1 + rng_() % 6);
+        for (char& c : term) {
+          if (rng_() % 2 == 0) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+        }
+        query.search = term;
+        break;
+      }
+      case 1:
+        query.search = Pick(kTerms);
+        break;
+      default:
+        break;
+    }
+    if (rng_() % 8 == 0) query.phone = rng_() % 2 == 0 ? phones_[i] : "+19999999999";
+    if (rng_() % 3 == 0) {
+      const std::string_view key = Pick(kKeys);
+      std::optional<std::string> value;
+      if (rng_() % 4 != 0) value = std::string(key == "city" ? Pick(kCities) : Pick(kNames));
+      query.variables.push_back({std::string(key), value});
+    }
+    if (rng_() % 3 == 0) query.status = domain::kAllCallStatuses[rng_() % 8];
+    constexpr SortKey kSorts[] = {SortKey::kCreatedAt, SortKey::kUpdatedAt, SortKey::kPhone,
+                                  SortKey::kStatus,    SortKey::kAttempts,  SortKey::kVariable};
+    query.sort_key = kSorts[rng_() % std::size(kSorts)];
+    query.sort_variable = Pick(kKeys);
+    query.descending = rng_() % 2 == 0;
+    query.limit = 1 + static_cast<int64_t>(rng_() % 40);
+    query.offset = rng_() % 4 == 0 ? static_cast<int64_t>(rng_() % 300) : 0;
+    return query;
+  }
+
+  // The page as comparable text: total, then each call's ID, status, attempts and updated_at.
+  static std::string Describe(const CallPage& page) {
+    std::string text = fmt::format("total {}:", page.total);
+    for (const domain::Call& call : page.calls) {
+      text += fmt::format(" {}/{}/{}/{}", call.id.substr(18), domain::CallStatusName(call.status),
+                          call.attempts, core::ToUnixMillis(call.updated_at));
+    }
+    return text;
+  }
+
+  static constexpr std::string_view kNames[] = {
+      "Emily Davis", "emily stone", "Jos\u00e9 \u00c1lvarez", "JOS\u00c9 Costa",  "Zo\u00eb",
+      "Bao Nguyen",  "Stra\u00dfe", "\u212aelvin Ross",       "Ann-Marie O'Neil", "[x]`y`{z}"};
+  static constexpr std::string_view kCities[] = {"Paris", "London", "S\u00e3o Paulo", "Berlin", ""};
+  static constexpr std::string_view kNotes[] = {"call after 5pm", "VIP", "100% sure_x", "k"};
+  static constexpr std::string_view kKeys[] = {"name", "city", "notes", "missing"};
+  static constexpr std::string_view kTerms[] = {
+      "e",       "E",   "jos\u00e9", "\u00e9", "k",     "kelvin",  "stra\u00dfe",
+      "strasse", "ss",  "{",         "[",      "@",     "`",       "  ",
+      "+1212",   "zzz", "100%",      "_",      "paris", "s\u00e3o"};
+
+  TempDir dir_;
+  std::string path_;
+  std::unique_ptr<sqlite::SqliteStore> indexed_;
+  std::unique_ptr<sqlite::SqliteStore> plain_;
+  domain::Batch batch_;
+  std::vector<std::string> phones_;
+  std::vector<std::string> variables_;
+  std::vector<NewCall> calls_;
+  std::mt19937_64 rng_{20261128};
+};
+
+TEST_F(CallIndexAgreementTest, RandomQueriesGetTheDatabasesPagesAsCallsChange) {
+  absl::Time now = kT0 + absl::Minutes(1);
+  for (int round = 0; round < 8; ++round) {
+    if (round > 0) Dial(round % 2 == 0 ? static_cast<Store&>(*plain_) : *indexed_, now);
+    now += absl::Minutes(1);
+    for (int q = 0; q < 60; ++q) {
+      const CallQuery query = RandomQuery();
+      ASSERT_OK_AND_ASSIGN(const CallPage expected, plain_->ListCalls("org-a", batch_.id, query));
+      ASSERT_OK_AND_ASSIGN(const CallPage actual, indexed_->ListCalls("org-a", batch_.id, query));
+      ASSERT_EQ(Describe(actual), Describe(expected))
+          << "round " << round << ", search '" << query.search << "', status "
+          << (query.status ? domain::CallStatusName(*query.status) : "-") << ", sort "
+          << static_cast<int>(query.sort_key) << " " << query.sort_variable
+          << (query.descending ? " desc" : " asc") << ", offset " << query.offset;
+    }
+  }
+  // The index answered, was built once and caught up with every change since.
+  const sqlite::SqliteStore::CallIndexStats stats = indexed_->call_index_stats();
+  EXPECT_EQ(stats.builds, 1);
+  EXPECT_GT(stats.answers, 400);
+  EXPECT_GT(stats.bytes, size_t{kCalls} * 20);
+}
+
+TEST_F(CallIndexAgreementTest, ConcurrentQueriesSeeTheCountersOfTheirOwnSnapshot) {
+  // A status filter sorted by updatedAt is answered by the index; its total must equal the
+  // counters read in the same snapshot, however the calls change meanwhile.
+  std::atomic<bool> done = false;
+  std::thread dialler([&] {
+    absl::Time now = kT0 + absl::Minutes(1);
+    for (int round = 0; round < 6; ++round, now += absl::Minutes(1)) Dial(*plain_, now);
+    done = true;
+  });
+  std::vector<std::thread> readers;
+  std::atomic<int> mismatches = 0;
+  std::atomic<int> queries = 0;
+  for (int r = 0; r < 3; ++r) {
+    readers.emplace_back([&, r] {
+      const domain::CallStatus status = domain::kAllCallStatuses[r];
+      CallQuery query;
+      query.status = status;
+      query.sort_key = CallQuery::SortKey::kUpdatedAt;
+      while (!done || queries < 30) {
+        absl::StatusOr<CallPage> page = indexed_->ListCalls("org-a", batch_.id, query);
+        if (!page.ok() || page->total != page->counts.Of(status)) ++mismatches;
+        ++queries;
+      }
+    });
+  }
+  dialler.join();
+  for (std::thread& reader : readers) reader.join();
+  EXPECT_EQ(mismatches, 0);
+  EXPECT_GT(indexed_->call_index_stats().answers, 0);
+}
+
+TEST_F(CallIndexAgreementTest, DeletedBatchIsNotFoundAndItsIndexIsReleased) {
+  CallQuery query;
+  query.search = "emily";
+  ASSERT_THAT(indexed_->ListCalls("org-a", batch_.id, query), IsOk());
+  EXPECT_GT(indexed_->call_index_stats().bytes, 0u);
+  ASSERT_THAT(indexed_->DeleteBatch("org-a", batch_.id, kT0 + absl::Hours(1)), IsOk());
+  EXPECT_EQ(indexed_->call_index_stats().bytes, 0u);
+  EXPECT_THAT(indexed_->ListCalls("org-a", batch_.id, query),
+              StatusIs(absl::StatusCode::kNotFound, "batch not found"));
+}
+
+TEST_F(CallIndexAgreementTest, BatchesBelowTheMinimumOrOverTheMemoryLimitAreReadFromTheDatabase) {
+  CallQuery query;
+  query.search = "emily";
+  ASSERT_OK_AND_ASSIGN(const CallPage expected, plain_->ListCalls("org-a", batch_.id, query));
+  StoreOptions small;
+  small.call_index_min_calls = kCalls + 1;
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<sqlite::SqliteStore> above,
+                       sqlite::SqliteStore::Open(path_, small));
+  StoreOptions tight;
+  tight.call_index_min_calls = 1;
+  tight.call_index_max_bytes = 1000;  // far less than this batch's index
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<sqlite::SqliteStore> over,
+                       sqlite::SqliteStore::Open(path_, tight));
+  for (sqlite::SqliteStore* store : {above.get(), over.get()}) {
+    ASSERT_OK_AND_ASSIGN(const CallPage page, store->ListCalls("org-a", batch_.id, query));
+    EXPECT_EQ(Describe(page), Describe(expected));
+    EXPECT_EQ(store->call_index_stats().answers, 0);
+    EXPECT_EQ(store->call_index_stats().bytes, 0u);
+  }
+  EXPECT_EQ(above->call_index_stats().builds, 0);
+}
+
+TEST_F(CallIndexAgreementTest, LargeUploadsAreIndexedInTheBackground) {
+  StoreOptions warm;
+  warm.call_index_min_calls = 100;
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<sqlite::SqliteStore> store,
+                       sqlite::SqliteStore::Open(path_, warm));
+  domain::Batch second = Batch("a", "second", kPrefixB);
+  second.variable_keys = batch_.variable_keys;
+  ASSERT_THAT(store->InsertBatch(second, calls_, {}, nullptr), IsOk());
+  for (int i = 0; i < 500 && store->call_index_stats().builds == 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_EQ(store->call_index_stats().builds, 1);
+  CallQuery query;
+  query.search = "emily";
+  ASSERT_THAT(store->ListCalls("org-a", second.id, query), IsOk());
+  EXPECT_EQ(store->call_index_stats().builds, 1);  // the query found it built
+  EXPECT_EQ(store->call_index_stats().answers, 1);
 }
 
 }  // namespace
