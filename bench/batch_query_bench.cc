@@ -149,7 +149,7 @@ int Main(int argc, char** argv) {
   std::filesystem::remove(path + "-shm");
 
   store::StoreOptions store_options;
-  store_options.call_index_warm_after_insert = false;  // the first indexed view builds it
+  store_options.call_index_warm = false;  // the first indexed view builds it
   store_options.call_index_max_bytes = options.call_index ? size_t{1} << 30 : 0;
   auto opened = store::OpenStore("sqlite://" + path, store_options);
   Check(opened.status(), "open");

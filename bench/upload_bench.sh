@@ -55,3 +55,17 @@ for rows in 10000 1000000; do
   awk -v r="$rows" -v c="$code" -v t="$secs" -v i="$inserted" -v m="$rss" \
     'BEGIN { printf "| nexus upload (HTTP, lenient) | %d | %s | %.3f | %.0f | %s | %.0f |\n", r, c, t, r / t, i, m }'
 done
+# An operator then opens the batch (the default view: its call index is built in the background)
+# and searches it (store/call_index.h).
+batch=$(sed -n 's/.*"batch":{"_id":"\([^"]*\)".*/\1/p' "$work/answer.json")
+details() {  # query → seconds
+  curl -s -o /dev/null -w '%{time_total}\n' -H "Authorization: Bearer $token" \
+    "http://127.0.0.1:$port/api/call/batch-details/$batch?$1"
+}
+open_secs=$(details "page=1")
+sleep 3
+search_secs=$(details "search=emily&filter=%7B%22callStatus%22%3A%22queued%22%7D")
+awk -v o="$open_secs" -v s="$search_secs" 'BEGIN { printf "\nbatch-details of the 1M batch: default view %.1f ms; 3 s later, filter callStatus=queued + search \"emily\" %.1f ms\n", o * 1000, s * 1000 }'
+awk '/VmHWM/ { hwm = $2 / 1024 } /VmRSS/ { rss = $2 / 1024 }
+  END { printf "server peak RSS over the whole run %.0f MB; RSS now (call index held) %.0f MB\n", hwm, rss }' \
+  "/proc/$server/status"

@@ -11,12 +11,13 @@ build=build/fuzz
 cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ \
   -DNEXUS_BUILD_FUZZ=ON -DNEXUS_BUILD_TESTS=OFF -DNEXUS_BUILD_BENCH=OFF >/dev/null
-targets=(csv_reader_fuzz xlsx_reader_fuzz xls_reader_fuzz multipart_fuzz)
+targets=(csv_reader_fuzz xlsx_reader_fuzz xls_reader_fuzz multipart_fuzz call_index_fuzz)
 cmake --build "$build" -j "$(nproc)" --target "${targets[@]}"
 
 declare -A corpus=([csv_reader_fuzz]=csv [xlsx_reader_fuzz]=xlsx [xls_reader_fuzz]=xls
-                   [multipart_fuzz]=multipart)
-declare -A dict=([csv_reader_fuzz]=csv [xlsx_reader_fuzz]=xlsx [multipart_fuzz]=multipart)
+                   [multipart_fuzz]=multipart [call_index_fuzz]=call_index)
+declare -A dict=([csv_reader_fuzz]=csv [xlsx_reader_fuzz]=xlsx [multipart_fuzz]=multipart
+                 [call_index_fuzz]=call_index)
 status=0
 for target in "${targets[@]}"; do
   work=$(mktemp -d)

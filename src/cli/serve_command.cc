@@ -7,6 +7,7 @@
 #include "cli/commands.h"
 #include "core/clock.h"
 #include "core/log.h"
+#include "core/memory.h"
 #include "core/metrics.h"
 #include "domain/phone_normalizer.h"
 #include "http/api.h"
@@ -65,6 +66,7 @@ int RunServe(const ServeArgs& args) {
   std::signal(SIGPIPE, SIG_IGN);
   core::SetLogLevel(ParseLevel(args.log_level));
 
+  core::MapLargeAllocations(size_t{1} << 20);  // large request buffers go back to the OS
   store::StoreOptions store_options;
   store_options.allow_test_faults = args.test_allow_faults;
   store_options.test_max_page_count = args.test_max_page_count;

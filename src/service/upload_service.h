@@ -114,6 +114,10 @@ class UploadService {
                                        const RecordMaker& make_record = nullptr);
 
  private:
+  absl::StatusOr<UploadOutcome> ValidateAndStore(const domain::Principal& caller,
+                                                 const UploadRequest& request,
+                                                 const RecordMaker& make_record);
+
   store::Store& store_;
   const core::Clock& clock_;
   const domain::PhoneNormalizer& normalizer_;

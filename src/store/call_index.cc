@@ -26,15 +26,15 @@ bool TestBit(const std::vector<uint64_t>& bits, size_t i) {
   return (bits[i / 64] >> (i % 64) & 1) != 0;
 }
 
-// Finds an ASCII-lowercase term in raw text, ignoring the case of ASCII letters only: a term
-// byte that is a lowercase letter matches that letter in either case, any other byte matches
-// itself. (b | 0x20) == t is exactly that test for a letter t, so each byte costs one OR and one
-// compare, 16 at a time with SSE2 on the term's first and last bytes.
-class CaselessFinder {
+// Finds a term in text, 16 positions at a time with SSE2 on the term's first and last bytes.
+// With `ignore_ascii_case` the term must be ASCII-lowercase and a term byte that is a lowercase
+// letter also matches that letter in uppercase: (b | 0x20) == t is exactly that test for a
+// letter t, so each byte costs one OR and one compare. Any other byte matches only itself.
+class Finder {
  public:
-  explicit CaselessFinder(std::string_view lower_term) : term_(lower_term) {
-    for (size_t i = 0; i < term_.size(); ++i) {
-      fold_.push_back(term_[i] >= 'a' && term_[i] <= 'z' ? char{0x20} : char{0});
+  Finder(std::string_view term, bool ignore_ascii_case) : term_(term) {
+    for (const char c : term_) {
+      fold_.push_back(ignore_ascii_case && c >= 'a' && c <= 'z' ? char{0x20} : char{0});
     }
   }
 
@@ -163,6 +163,7 @@ bool CallIndex::Builder::Add(std::string_view phone, std::string_view variables_
   }
   if (!ascii) {
     index_.folded_ += CallSearchText(phone, variables_json);
+    index_.folded_ += kSearchSeparator;  // no term spans two calls
     if (index_.folded_.size() > kMaxColumnBytes) return false;
     index_.folded_ends_.push_back(static_cast<uint32_t>(index_.folded_.size()));
     index_.non_ascii_.push_back(static_cast<uint32_t>(seq));
@@ -215,28 +216,37 @@ bool CallIndex::Apply(int64_t seq, const CallState& state) {
   return true;
 }
 
+namespace {
+
+// Calls `hit(i)` once for each item of `text` that contains the term, in order; item i is
+// text[ends[i - 1], ends[i]) and ends with a separator the term does not contain.
+template <typename Hit>
+void ForEachItemWithTerm(const Finder& finder, std::string_view text,
+                         const std::vector<uint32_t>& ends, Hit hit) {
+  size_t item = 0;
+  for (size_t at = finder.Find(text, 0); at != std::string_view::npos;
+       at = finder.Find(text, ends[item])) {
+    while (ends[item] <= at) ++item;
+    hit(item);
+  }
+}
+
+}  // namespace
+
 void CallIndex::MarkSearchMatches(std::string_view folded_term, std::vector<uint64_t>& bits) const {
   if (IsAscii(folded_term)) {
     // An all-ASCII call folds to its ASCII-lowercase text, so the term is found in its raw
     // values ignoring ASCII case; the other calls are decided on their folded text below.
-    const CaselessFinder finder(folded_term);
+    const Finder finder(folded_term, /*ignore_ascii_case=*/true);
     for (const Column& column : columns_) {
-      const std::string_view text = column.bytes;
-      size_t call = 0;
-      for (size_t at = finder.Find(text, 0); at != std::string_view::npos;
-           at = finder.Find(text, column.ends[call])) {
-        while (column.ends[call] <= at) ++call;
+      ForEachItemWithTerm(finder, column.bytes, column.ends, [&](size_t call) {
         if (!TestBit(non_ascii_bits_, call)) SetBit(bits, call);
-      }
+      });
     }
   }
   // Folding maps an ASCII text to ASCII only, so a term that is not ASCII can match only here.
-  uint32_t begin = 0;
-  for (size_t k = 0; k < non_ascii_.size(); ++k) {
-    const std::string_view text(folded_.data() + begin, folded_ends_[k] - begin);
-    if (text.find(folded_term) != std::string_view::npos) SetBit(bits, non_ascii_[k]);
-    begin = folded_ends_[k];
-  }
+  ForEachItemWithTerm(Finder(folded_term, /*ignore_ascii_case=*/false), folded_, folded_ends_,
+                      [&](size_t k) { SetBit(bits, non_ascii_[k]); });
 }
 
 const CallIndex::Column* CallIndex::VariableColumn(std::string_view key) const {

@@ -90,7 +90,7 @@ class CallIndex {
   std::vector<Column> columns_;    // [0] the phone number, then one per key
   std::vector<uint64_t> non_ascii_bits_;
   std::vector<uint32_t> non_ascii_;  // seqs of the calls whose folded text is kept
-  std::string folded_;               // their CallSearchText, one after the other
+  std::string folded_;               // their CallSearchText, each followed by kSearchSeparator
   std::vector<uint32_t> folded_ends_;
   std::vector<uint8_t> status_;  // domain::CallStatus
   std::vector<uint16_t> attempts_;

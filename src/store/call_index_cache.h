@@ -6,6 +6,7 @@
 // query lets go of it. Thread-safe.
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <list>
 #include <memory>
@@ -27,6 +28,8 @@ class CallIndexCache {
     // Guarded by mu: the batch cannot be indexed (the builder refused a call, or the index is
     // larger than the whole cache), so its queries go to the database.
     bool unindexable = false;
+    // A background build has been asked for (so it is asked for once).
+    std::atomic<bool> warm_scheduled = false;
   };
 
   explicit CallIndexCache(size_t max_bytes) : max_bytes_(max_bytes) {}

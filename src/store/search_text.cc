@@ -3,6 +3,7 @@
 #include <unicode/uchar.h>
 #include <unicode/utf8.h>
 
+#include <algorithm>
 #include <cstdint>
 
 #include "core/json_escape.h"
@@ -231,10 +232,11 @@ bool CallMatches(std::string_view e164, std::string_view variables_json,
   if (IsVerbatimAscii(folded_term)) {
     if (ContainsIgnoringAsciiCase(e164, folded_term)) return true;
     // A JSON text of printable ASCII without a backslash holds every value verbatim, and ASCII
-    // folds to ASCII only: if the term is nowhere in the text, it is in no value. (A hit may be
-    // in a key, so it is confirmed below.)
-    bool verbatim = true;
-    for (const char c : variables_json) {
+    // folds to ASCII only: if the term is nowhere in the text (nor in an ASCII phone number), it
+    // is in no value. (A hit may be in a key, so it is confirmed below.)
+    bool verbatim = std::all_of(e164.begin(), e164.end(),
+                                [](char c) { return static_cast<unsigned char>(c) < 0x80; });
+    for (const char c : verbatim ? variables_json : std::string_view()) {
       const auto b = static_cast<unsigned char>(c);
       if (b < 0x20 || b >= 0x7f || c == '\\') {
         verbatim = false;

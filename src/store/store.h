@@ -404,9 +404,10 @@ struct StoreOptions {
   // Memory those indexes may hold together, least recently used batch out first; 0 = no
   // indexes. About 120 bytes per call with 4 short variables (100 bytes of JSON).
   size_t call_index_max_bytes = size_t{512} << 20;
-  // Build a large batch's index right after its upload, on a background thread, so that the
-  // first query needing it does not wait for the build (~1 s per million calls).
-  bool call_index_warm_after_insert = true;
+  // When a large batch is read with a view that needs no index (the default view, which an
+  // operator opens first), build its index on a background thread, so that the search or filter
+  // that follows finds it ready instead of waiting for the build (~1 s per million calls).
+  bool call_index_warm = true;
   // TEST ONLY: honour fault-injection environment variables (see store/sqlite/sqlite_store.h,
   // NEXUS_TEST_KILL_AFTER_CALLS) and test_max_page_count. Set only by the hidden
   // `nexus serve --test-allow-faults` flag that the fault tests use; never in a deployment.

@@ -26,6 +26,7 @@
 #include "core/clock.h"
 #include "core/json_escape.h"
 #include "core/log.h"
+#include "core/memory.h"
 #include "core/status.h"
 #include "core/time_format.h"
 #include "store/search_text.h"
@@ -1341,8 +1342,9 @@ absl::StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string
       options.allow_test_faults ? KillAfterCallsFromEnvironment() : -1, options));
 }
 
-// Builds the call indexes of new large batches on its own thread, one at a time, so that the
-// first query that needs one finds it ready (a query arriving during the build waits for it).
+// Builds call indexes on its own thread, one at a time, when a large batch is first read with a
+// view that needs none, so that the search or filter that follows finds it ready (a query
+// arriving during the build waits for it).
 class SqliteStore::CallIndexWarmer {
  public:
   explicit CallIndexWarmer(std::function<void(const std::string&)> warm)
@@ -1395,7 +1397,7 @@ SqliteStore::SqliteStore(std::unique_ptr<WalCheckpointer> checkpointer,
       call_index_min_calls_(std::max<int64_t>(options.call_index_min_calls, 1)) {
   if (options.call_index_max_bytes > 0) {
     call_indexes_ = std::make_unique<CallIndexCache>(options.call_index_max_bytes);
-    if (options.call_index_warm_after_insert) {
+    if (options.call_index_warm) {
       warmer_ = std::make_unique<CallIndexWarmer>([this](const std::string& batch_id) {
         const absl::Status warmed =
             Transact(*pool_, Mode::kRead, [&](Connection& c) -> absl::Status {
@@ -1436,6 +1438,7 @@ absl::StatusOr<std::optional<CallIndex::Page>> SqliteStore::UseCallIndex(Connect
       return std::nullopt;
     }
     ++call_index_builds_;
+    core::ReleaseFreeMemory();  // the build's transient buffers
     core::Log(core::LogLevel::kInfo, "call index built")
         .Str("batch_id", batch_id)
         .Int("calls", entry->index->size())
@@ -1445,6 +1448,7 @@ absl::StatusOr<std::optional<CallIndex::Page>> SqliteStore::UseCallIndex(Connect
   NEXUS_ASSIGN_OR_RETURN(const CatchUpResult caught_up, CatchUp(c, batch_id, *entry->index));
   if (caught_up == CatchUpResult::kBroken) {
     entry->index.reset();
+    entry->warm_scheduled = false;
     call_indexes_->Charge(batch_id, 0);
     return std::nullopt;
   }
@@ -1713,7 +1717,7 @@ absl::Status SqliteStore::InsertBatch(const domain::Batch& batch, std::span<cons
                                       const SkippedRows& skipped,
                                       const IdempotencyRecord* idempotency) {
   NEXUS_RETURN_IF_ERROR(CheckBatch(batch, calls.size()));
-  NEXUS_RETURN_IF_ERROR(Transact(*pool_, Mode::kWrite, [&](Connection& c) -> absl::Status {
+  return Transact(*pool_, Mode::kWrite, [&](Connection& c) -> absl::Status {
     std::optional<LargeCache> large_cache;
     if (calls.size() >= kLargeCacheCalls) {
       large_cache.emplace(c.db());
@@ -1727,11 +1731,7 @@ absl::Status SqliteStore::InsertBatch(const domain::Batch& batch, std::span<cons
     NEXUS_RETURN_IF_ERROR(InsertSkippedRows(c, batch.id, skipped));
     if (idempotency != nullptr) NEXUS_RETURN_IF_ERROR(Insert(c, *idempotency));
     return absl::OkStatus();
-  }));
-  if (warmer_ && static_cast<int64_t>(calls.size()) >= call_index_min_calls_) {
-    warmer_->Schedule(batch.id);
-  }
-  return absl::OkStatus();
+  });
 }
 
 absl::StatusOr<domain::Batch> SqliteStore::GetBatch(std::string_view org_id,
@@ -1828,14 +1828,18 @@ absl::StatusOr<CallPage> SqliteStore::ListCalls(std::string_view org_id, std::st
     args[33] = query.limit;
     args[34] = query.offset;
 
-    if (call_indexes_ && batch_total >= call_index_min_calls_ && IndexHelps(query)) {
-      NEXUS_ASSIGN_OR_RETURN(const std::optional<CallIndex::Page> indexed,
-                             UseCallIndex(c, batch_id, batch_total, &query));
-      if (indexed) {
-        page.total = indexed->total;
-        NEXUS_ASSIGN_OR_RETURN(page.calls, ReadCallsBySeq(c, prefix, indexed->seqs));
-        NEXUS_RETURN_IF_ERROR(LoadPhoneLogs(c, page.calls));
-        return page;
+    if (call_indexes_ && batch_total >= call_index_min_calls_) {
+      if (IndexHelps(query)) {
+        NEXUS_ASSIGN_OR_RETURN(const std::optional<CallIndex::Page> indexed,
+                               UseCallIndex(c, batch_id, batch_total, &query));
+        if (indexed) {
+          page.total = indexed->total;
+          NEXUS_ASSIGN_OR_RETURN(page.calls, ReadCallsBySeq(c, prefix, indexed->seqs));
+          NEXUS_RETURN_IF_ERROR(LoadPhoneLogs(c, page.calls));
+          return page;
+        }
+      } else if (warmer_ && !call_indexes_->Get(batch_id)->warm_scheduled.exchange(true)) {
+        warmer_->Schedule(std::string(batch_id));  // for the search or filter likely to follow
       }
     }
     // The counters answer the total when at most the status is filtered.

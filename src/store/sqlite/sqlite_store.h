@@ -20,7 +20,8 @@
 // Call indexes: a ListCalls that would read every call of a batch of at least
 // call_index_min_calls (a search, a phone or variable filter, a sort other than createdAt /
 // callStatus) is answered from the batch's in-memory CallIndex (store/call_index.h), built on
-// first use — or right after a large InsertBatch, on a background thread — and brought up to the
+// first use — or on a background thread when the batch is first read with another view (the
+// default view an operator opens first) — and brought up to the
 // query's snapshot through calls_changed (migration 7: every write that changes a call stamps it
 // with its batch's next change_seq). The indexes share call_index_max_bytes, least recently used
 // out first.
