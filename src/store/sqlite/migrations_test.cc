@@ -195,7 +195,10 @@ TEST(Migrations, EveryInterfaceLookupUsesAnIndex) {
            "SELECT * FROM batches WHERE organization_id = 'o' AND id = 'b' AND deleted_at IS NULL",
            "SELECT * FROM batches WHERE organization_id = 'o' ORDER BY created_at DESC LIMIT 10",
            "SELECT * FROM batches WHERE user_id = 'u' ORDER BY created_at DESC LIMIT 10",
-           "SELECT * FROM calls WHERE batch_id = 'b' ORDER BY seq LIMIT 10",
+           "SELECT * FROM calls WHERE id >= 'a' AND id <= 'b' AND +batch_id = 'b' "
+           "ORDER BY id LIMIT 10",
+           "SELECT * FROM calls WHERE batch_id = 'b' AND status = 'failed' "
+           "AND status <> 'queued' ORDER BY seq LIMIT 10",
            "SELECT * FROM calls WHERE id = 'c'",
            "SELECT * FROM idempotency_keys WHERE user_id = 'u' AND key = 'k' AND created_at >= 0",
        }) {

@@ -962,10 +962,10 @@ constexpr std::string_view kCallById = "FROM calls WHERE id = ?";
 // The batch's primary-key range; "+batch_id" keeps the planner off calls_by_batch (an index
 // entry and a primary-key lookup per call instead of one sequential read).
 constexpr std::string_view kRangeFrom = "FROM calls WHERE id >= ?2 AND id <= ?3 AND +batch_id = ?1";
+// calls_by_status holds no queued call (migration 8): a query on it must say so to use it.
 constexpr std::string_view kStatusFrom =
-    "FROM calls INDEXED BY calls_by_status WHERE batch_id = ?1 AND status = ?4";
-constexpr std::string_view kByStatusFrom =
-    "FROM calls INDEXED BY calls_by_status WHERE batch_id = ?1";
+    "FROM calls INDEXED BY calls_by_status WHERE batch_id = ?1 AND status = ?4 "
+    "AND status <> 'queued'";
 // A variable's value: json_extract with the bound path, or json_each for a key no path can name.
 // clang-format off
 #define NEXUS_CALL_VARIABLE(path, key)                                            \
@@ -1012,9 +1012,9 @@ constexpr auto kPageStatusSql =
 constexpr auto kPageStatusDescSql =
     JoinSql<kCallSelect, kStatusFrom, kCallConditions, kOrderBySeqDesc, kPageLimit>();
 constexpr auto kPageByStatusSql =
-    JoinSql<kCallSelect, kByStatusFrom, kCallConditions, kOrderByStatus, kPageLimit>();
+    JoinSql<kCallSelect, kRangeFrom, kCallConditions, kOrderByStatus, kPageLimit>();
 constexpr auto kPageByStatusDescSql =
-    JoinSql<kCallSelect, kByStatusFrom, kCallConditions, kOrderByStatusDesc, kPageLimit>();
+    JoinSql<kCallSelect, kRangeFrom, kCallConditions, kOrderByStatusDesc, kPageLimit>();
 constexpr auto kPageRangeSortedSql =
     JoinSql<kCallSelect, kRangeFrom, kCallConditions, kOrderBy, kSortKey, kThenSeq, kPageLimit>();
 constexpr auto kPageRangeSortedDescSql = JoinSql<kCallSelect, kRangeFrom, kCallConditions, kOrderBy,
@@ -1215,12 +1215,18 @@ absl::Status LoadPhoneLogs(Connection& c, std::vector<domain::Call>& calls) {
 // first: the calls whose change_seq (migration 7) is above the index's are read through
 // calls_changed and applied. The page's rows are then read by ID in the same snapshot.
 
-// Whether `query` would read every call without an index: a search, a phone or variable
-// filter, or a sort other than createdAt / callStatus. (Those two read one index range.)
-bool IndexHelps(const CallQuery& query) {
+// Whether `query` may read every call of a batch with `counts` without a call index: a search,
+// a phone or variable filter, a sort other than createdAt, a callStatus sort over every status
+// (calls_by_status has no queued calls), or a filter on queued calls when they are few (the key
+// range is read until a page of them is found). A status filter otherwise reads calls_by_status
+// or stops after a page of the key range, and the counters give its total.
+bool IndexHelps(const CallQuery& query, const CallCounts& counts) {
   using SortKey = CallQuery::SortKey;
-  return !query.search.empty() || query.phone || !query.variables.empty() ||
-         (query.sort_key != SortKey::kCreatedAt && query.sort_key != SortKey::kStatus);
+  if (!query.search.empty() || query.phone || !query.variables.empty()) return true;
+  if (query.sort_key == SortKey::kStatus) return !query.status;
+  if (query.sort_key != SortKey::kCreatedAt) return true;
+  return query.status == domain::CallStatus::kQueued &&
+         counts.Of(domain::CallStatus::kQueued) * kStatusIndexMaxShareDivisor <= counts.Total();
 }
 
 absl::StatusOr<int64_t> LoadChangeSeq(Connection& c, std::string_view batch_id) {
@@ -1805,7 +1811,8 @@ absl::StatusOr<CallPage> SqliteStore::ListCalls(std::string_view org_id, std::st
     NEXUS_ASSIGN_OR_RETURN(page.counts, LoadCounts(c, batch_id));
     const int64_t batch_total = page.counts.Total();
     const bool use_status_index =
-        query.status && page.counts.Of(*query.status) * kStatusIndexMaxShareDivisor <= batch_total;
+        query.status && *query.status != domain::CallStatus::kQueued &&
+        page.counts.Of(*query.status) * kStatusIndexMaxShareDivisor <= batch_total;
     const CallStatements statements = ChooseStatements(query, use_status_index);
 
     std::array<Arg, kCallQueryArgs> args;
@@ -1829,7 +1836,7 @@ absl::StatusOr<CallPage> SqliteStore::ListCalls(std::string_view org_id, std::st
     args[34] = query.offset;
 
     if (call_indexes_ && batch_total >= call_index_min_calls_) {
-      if (IndexHelps(query)) {
+      if (IndexHelps(query, page.counts)) {
         NEXUS_ASSIGN_OR_RETURN(const std::optional<CallIndex::Page> indexed,
                                UseCallIndex(c, batch_id, batch_total, &query));
         if (indexed) {
@@ -2069,22 +2076,37 @@ absl::StatusOr<std::vector<DialCandidate>> SqliteStore::ListFreshCalls(std::stri
                                                                        bool own_zone,
                                                                        int64_t after_seq,
                                                                        int limit) {
-  return Transact(*pool_, Mode::kRead, [&](Connection& c) {
-    if (own_zone) {
-      return SelectAll(c,
-                       NEXUS_SELECT_CANDIDATE
-                       "FROM calls INDEXED BY calls_own_zone "
-                       "WHERE batch_id = ? AND status = 'queued' AND timezone IS NOT NULL AND "
-                       "next_attempt_at IS NULL AND seq > ? ORDER BY seq LIMIT ?",
-                       {batch_id, after_seq, int64_t{limit}}, ReadCandidate);
-    }
-    return SelectAll(c,
-                     NEXUS_SELECT_CANDIDATE
-                     "FROM calls INDEXED BY calls_by_status "
-                     "WHERE batch_id = ? AND status = 'queued' AND seq > ? AND timezone IS NULL "
-                     "AND next_attempt_at IS NULL ORDER BY seq LIMIT ?",
-                     {batch_id, after_seq, int64_t{limit}}, ReadCandidate);
-  });
+  return Transact(
+      *pool_, Mode::kRead, [&](Connection& c) -> absl::StatusOr<std::vector<DialCandidate>> {
+        if (own_zone) {
+          return SelectAll(c,
+                           NEXUS_SELECT_CANDIDATE
+                           "FROM calls INDEXED BY calls_own_zone "
+                           "WHERE batch_id = ? AND status = 'queued' AND timezone IS NOT NULL AND "
+                           "next_attempt_at IS NULL AND seq > ? ORDER BY seq LIMIT ?",
+                           {batch_id, after_seq, int64_t{limit}}, ReadCandidate);
+        }
+        // From the cursor on, in key order (= seq order): fresh calls are all queued, which
+        // calls_by_status leaves out.
+        NEXUS_ASSIGN_OR_RETURN(
+            std::string from_id,
+            SelectOne(c, "batch", "SELECT call_id_prefix FROM batches WHERE id = ?", {batch_id},
+                      ReadText));
+        if (after_seq + 1 >= static_cast<int64_t>(kMaxCallsPerBatch)) {
+          return std::vector<DialCandidate>();
+        }
+        const std::string highest_id = CallIdRange(from_id).second;
+        from_id.append(kCallCounterDigits, '0');
+        SetCallCounter(from_id, static_cast<size_t>(std::max<int64_t>(after_seq + 1, 0)));
+        return SelectAll(
+            c,
+            NEXUS_SELECT_CANDIDATE
+            "FROM calls WHERE id >= ? AND id <= ? AND +batch_id = ? "
+            "AND status = 'queued' AND timezone IS NULL AND next_attempt_at IS NULL "
+            "ORDER BY id LIMIT ?",
+            {std::string_view(from_id), std::string_view(highest_id), batch_id, int64_t{limit}},
+            ReadCandidate);
+      });
 }
 
 absl::StatusOr<std::vector<DialCandidate>> SqliteStore::ListWaitingCalls(std::string_view batch_id,

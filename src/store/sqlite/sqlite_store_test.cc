@@ -1562,11 +1562,17 @@ TEST_P(CallQueryTest, BatchQueriesUseTheirIndexes) {
                    "AND (NULL IS NULL OR status = 'x') ORDER BY id DESC LIMIT 10"),
               testing::AllOf(HasSubstr("USING PRIMARY KEY"), Not(HasSubstr("TEMP B-TREE"))));
   EXPECT_THAT(plan("SELECT * FROM calls INDEXED BY calls_by_status WHERE batch_id = 'b' AND "
-                   "status = 'failed' ORDER BY seq DESC LIMIT 10"),
+                   "status = 'failed' AND status <> 'queued' ORDER BY seq DESC LIMIT 10"),
               testing::AllOf(HasSubstr("calls_by_status"), Not(HasSubstr("TEMP B-TREE"))));
-  EXPECT_THAT(plan("SELECT * FROM calls INDEXED BY calls_by_status WHERE batch_id = 'b' "
-                   "ORDER BY status DESC, seq DESC LIMIT 10"),
-              testing::AllOf(HasSubstr("calls_by_status"), Not(HasSubstr("TEMP B-TREE"))));
+  // calls_by_status holds no queued call (migration 8), so no query may use it without saying
+  // so; a callStatus sort over every status is left to the call index of a large batch.
+  sqlite3_stmt* refused = nullptr;
+  EXPECT_NE(sqlite3_prepare_v2(db.get(),
+                               "SELECT * FROM calls INDEXED BY calls_by_status WHERE "
+                               "batch_id = 'b' ORDER BY status, seq LIMIT 10",
+                               -1, &refused, nullptr),
+            SQLITE_OK);
+  sqlite3_finalize(refused);
   EXPECT_THAT(plan("SELECT * FROM batch_call_counts WHERE batch_id = 'b'"),
               HasSubstr("USING PRIMARY KEY"));
 }
@@ -2616,10 +2622,10 @@ TEST_P(DiallingTest, DiallingQueriesUseTheirPartialIndexes) {
                    "status = 'queued' AND timezone IS NOT NULL AND next_attempt_at IS NULL AND "
                    "seq > -1 ORDER BY seq LIMIT 10"),
               testing::AllOf(HasSubstr("calls_own_zone"), Not(HasSubstr("TEMP B-TREE"))));
-  EXPECT_THAT(plan("SELECT id FROM calls INDEXED BY calls_by_status WHERE batch_id = 'b' AND "
-                   "status = 'queued' AND seq > -1 AND timezone IS NULL AND next_attempt_at IS "
-                   "NULL ORDER BY seq LIMIT 10"),
-              testing::AllOf(HasSubstr("calls_by_status"), Not(HasSubstr("TEMP B-TREE"))));
+  EXPECT_THAT(plan("SELECT id FROM calls WHERE id >= 'a' AND id <= 'b' AND +batch_id = 'b' AND "
+                   "status = 'queued' AND timezone IS NULL AND next_attempt_at IS NULL "
+                   "ORDER BY id LIMIT 10"),
+              testing::AllOf(HasSubstr("PRIMARY KEY"), Not(HasSubstr("TEMP B-TREE"))));
   EXPECT_THAT(plan("SELECT id FROM calls INDEXED BY calls_waiting WHERE batch_id = 'b' AND "
                    "next_attempt_at IS NOT NULL AND next_attempt_at <= 5 AND status IN "
                    "('queued', 'failed', 'no_answer', 'busy') ORDER BY next_attempt_at LIMIT 10"),
