@@ -129,6 +129,48 @@ TEST(Migrations, UpgradeFromVersionOneKeepsItsData) {
             1);
 }
 
+// Migrations 7 and 8 on a database with calls (version 6): existing calls start unchanged
+// (change_seq 0, not in calls_changed), and calls_by_status keeps only the calls not queued.
+TEST(Migrations, ChangeTrackingAndThePartialStatusIndexKeepExistingCalls) {
+  DbPtr db = OpenRaw(":memory:");
+  ASSERT_TRUE(Migrate(db.get(), kNow, AllMigrations().first(6)).ok());
+  ASSERT_TRUE(ExecScript(db.get(),
+                         "INSERT INTO organizations (id, name, timezone, default_country, "
+                         "created_at) VALUES ('org-1', 'Acme', 'UTC', 'US', 1);"
+                         "INSERT INTO batches (id, organization_id, user_id, agent_id, "
+                         "call_id_prefix, name, type, status, calling_number_ids, retry, "
+                         "delay_seconds, timezone, calling_start, calling_end, allowed_days, "
+                         "enable_dnc, default_country, total_calls, created_at, updated_at) "
+                         "VALUES ('b-1', 'org-1', 'user-1', 'a-1', '000000000000000000', 'B', "
+                         "'outbound', 'active', 'p-1', 0, 60, 'UTC', 540, 1020, '1,2,3,4,5', 1, "
+                         "'US', 2, 1, 1);"
+                         "INSERT INTO batch_call_counts (batch_id, queued, failed) "
+                         "VALUES ('b-1', 1, 1);"
+                         "INSERT INTO calls (id, batch_id, seq, phone, variables, status, "
+                         "created_at, updated_at) VALUES "
+                         "('000000000000000000000000', 'b-1', 0, '+12125550101', '{}', "
+                         "'queued', 1, 1), "
+                         "('000000000000000000000001', 'b-1', 1, '+12125550102', '{}', "
+                         "'failed', 1, 1);")
+                  .ok());
+  ASSERT_EQ(Migrate(db.get(), kNow).value_or(-1), LatestVersion() - 6);
+  EXPECT_EQ(QueryInt(db.get(), "SELECT COUNT(*) FROM calls WHERE change_seq = 0"), 2);
+  EXPECT_EQ(QueryInt(db.get(), "SELECT change_seq FROM batch_call_counts WHERE batch_id = 'b-1'"),
+            0);
+  EXPECT_EQ(QueryInt(db.get(),
+                     "SELECT COUNT(*) FROM calls INDEXED BY calls_changed "
+                     "WHERE batch_id = 'b-1' AND change_seq > 0"),
+            0);
+  EXPECT_EQ(QueryInt(db.get(),
+                     "SELECT group_concat(seq) FROM calls INDEXED BY calls_by_status "
+                     "WHERE batch_id = 'b-1' AND status <> 'queued'"),
+            1);
+  EXPECT_EQ(QueryInt(db.get(),
+                     "SELECT COUNT(*) FROM sqlite_master WHERE name = 'calls_by_status' "
+                     "AND sql LIKE '%WHERE status <> ''queued''%'"),
+            1);
+}
+
 TEST(Migrations, BatchMustBelongToAnExistingOrganization) {
   DbPtr db = OpenRaw(":memory:");
   ASSERT_TRUE(ExecScript(db.get(), "PRAGMA foreign_keys = ON").ok());
