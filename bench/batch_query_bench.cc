@@ -26,6 +26,7 @@
 #include <string_view>
 #include <vector>
 
+#include "bench/sample_names.h"
 #include "core/json_escape.h"
 #include "fmt/format.h"
 #include "store/search_text.h"
@@ -50,21 +51,6 @@ class Rng {
  private:
   uint64_t state_;
 };
-
-constexpr std::string_view kFirst[] = {
-    "Emily", "Bao",   "José",  "Zoë",    "Liam",  "Olivia", "Noah", "Ava",   "Mateo",  "Sofía",
-    "Lucas", "Mia",   "Ethan", "Amelia", "Aarav", "Hana",   "Omar", "Leila", "Ivan",   "Anna",
-    "Chen",  "Mei",   "Kofi",  "Ama",    "Diego", "Lucía",  "Yuki", "Sora",  "Pierre", "Chloé",
-    "Hans",  "Greta", "Ravi",  "Priya",  "Tomás", "Inés",   "Sean", "Aoife", "Nikos",  "Eleni"};
-constexpr std::string_view kLast[] = {
-    "Davis",  "Nguyen", "Álvarez", "Smith",    "Johnson",  "Williams", "Brown",  "Jones",
-    "Garcia", "Miller", "Wilson",  "Moore",    "Taylor",   "Anderson", "Thomas", "Jackson",
-    "White",  "Harris", "Martin",  "Thompson", "Lopez",    "Lee",      "Walker", "Hall",
-    "Allen",  "Young",  "King",    "Wright",   "Scott",    "Green",    "Baker",  "Adams",
-    "Nelson", "Hill",   "Ramirez", "Campbell", "Mitchell", "Roberts",  "Carter", "Phillips"};
-constexpr std::string_view kCities[] = {"Paris",  "London", "New York", "Berlin",
-                                        "Tokyo",  "Austin", "Madrid",   "Toronto",
-                                        "Sydney", "Lagos",  "Mumbai",   "São Paulo"};
 
 // batch_call_counts recounted from the calls (what a bulk change of calls does), at change 1.
 constexpr char kRecountSql[] =
@@ -188,8 +174,9 @@ int Main(int argc, char** argv) {
   for (int64_t i = 0; i < options.calls; ++i) {
     phones.push_back(fmt::format("+1212{:07d}", i));
     std::string json = "{\"name\":";
-    core::AppendJsonString(json, fmt::format("{} {}", kFirst[rng.Below(std::size(kFirst))],
-                                             kLast[rng.Below(std::size(kLast))]));
+    core::AppendJsonString(json,
+                           fmt::format("{} {}", kFirstNames[rng.Below(std::size(kFirstNames))],
+                                       kLastNames[rng.Below(std::size(kLastNames))]));
     json += fmt::format(",\"account_id\":\"ACC-{:07d}\",\"city\":", rng.Below(10'000'000));
     core::AppendJsonString(json, kCities[rng.Below(std::size(kCities))]);
     json += fmt::format(",\"notes\":\"prefers calls after {} pm\"}}", 1 + rng.Below(8));

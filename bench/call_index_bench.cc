@@ -12,6 +12,7 @@
 #include <string_view>
 #include <vector>
 
+#include "bench/sample_names.h"
 #include "core/json_escape.h"
 #include "fmt/format.h"
 #include "store/call_index.h"
@@ -20,21 +21,6 @@ namespace nexus::bench {
 namespace {
 
 constexpr int64_t kCalls = 1'000'000;
-
-constexpr std::string_view kFirst[] = {
-    "Emily", "Bao",   "José",  "Zoë",    "Liam",  "Olivia", "Noah", "Ava",   "Mateo",  "Sofía",
-    "Lucas", "Mia",   "Ethan", "Amelia", "Aarav", "Hana",   "Omar", "Leila", "Ivan",   "Anna",
-    "Chen",  "Mei",   "Kofi",  "Ama",    "Diego", "Lucía",  "Yuki", "Sora",  "Pierre", "Chloé",
-    "Hans",  "Greta", "Ravi",  "Priya",  "Tomás", "Inés",   "Sean", "Aoife", "Nikos",  "Eleni"};
-constexpr std::string_view kLast[] = {
-    "Davis",  "Nguyen", "Álvarez", "Smith",    "Johnson",  "Williams", "Brown",  "Jones",
-    "Garcia", "Miller", "Wilson",  "Moore",    "Taylor",   "Anderson", "Thomas", "Jackson",
-    "White",  "Harris", "Martin",  "Thompson", "Lopez",    "Lee",      "Walker", "Hall",
-    "Allen",  "Young",  "King",    "Wright",   "Scott",    "Green",    "Baker",  "Adams",
-    "Nelson", "Hill",   "Ramirez", "Campbell", "Mitchell", "Roberts",  "Carter", "Phillips"};
-constexpr std::string_view kCities[] = {"Paris",  "London", "New York", "Berlin",
-                                        "Tokyo",  "Austin", "Madrid",   "Toronto",
-                                        "Sydney", "Lagos",  "Mumbai",   "São Paulo"};
 
 uint64_t Mix(uint64_t x) {
   x += 0x9E3779B97F4A7C15ull;
@@ -58,7 +44,8 @@ const Calls& GeneratedCalls() {
       const uint64_t r = Mix(static_cast<uint64_t>(i));
       out->phones.push_back(fmt::format("+1212{:07d}", i));
       std::string json = "{\"name\":";
-      core::AppendJsonString(json, fmt::format("{} {}", kFirst[r % 40], kLast[(r >> 8) % 40]));
+      core::AppendJsonString(json,
+                             fmt::format("{} {}", kFirstNames[r % 40], kLastNames[(r >> 8) % 40]));
       json += fmt::format(",\"account_id\":\"ACC-{:07d}\",\"city\":", (r >> 16) % 10'000'000);
       core::AppendJsonString(json, kCities[(r >> 40) % 12]);
       json += fmt::format(",\"notes\":\"prefers calls after {} pm\"}}", 1 + (r >> 48) % 8);

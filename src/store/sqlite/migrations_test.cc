@@ -52,6 +52,15 @@ class TempDir {
   std::string path_;
 };
 
+// Batch 'b-1' of organization 'org-1' with call_id_prefix 000000000000000000, as every schema
+// version since 1 accepts it.
+#define NEXUS_INSERT_BATCH_B1_SQL                                                             \
+  "INSERT INTO batches (id, organization_id, user_id, agent_id, call_id_prefix, name, type, " \
+  "status, calling_number_ids, retry, delay_seconds, timezone, calling_start, calling_end, "  \
+  "allowed_days, enable_dnc, default_country, total_calls, created_at, updated_at) VALUES "   \
+  "('b-1', 'org-1', 'user-1', 'a-1', '000000000000000000', 'B', 'outbound', 'active', "       \
+  "'p-1', 0, 60, 'UTC', 540, 1020, '1,2,3,4,5', 1, 'US', 1, 1, 1);"
+
 TEST(Migrations, VersionsCountUpFromOne) {
   int expected = 1;
   for (const Migration& migration : AllMigrations()) EXPECT_EQ(migration.version, expected++);
@@ -111,14 +120,7 @@ TEST(Migrations, UpgradeFromVersionOneKeepsItsData) {
   EXPECT_EQ(QueryInt(db.get(), "SELECT COUNT(*) FROM users WHERE email = 'a@acme.example'"), 1);
   EXPECT_EQ(QueryInt(db.get(), "SELECT COUNT(*) FROM dnc_numbers"), 1);
   // The new tables work against the old rows.
-  EXPECT_TRUE(ExecScript(db.get(),
-                         "INSERT INTO batches (id, organization_id, user_id, agent_id, "
-                         "call_id_prefix, name, type, status, calling_number_ids, retry, "
-                         "delay_seconds, timezone, calling_start, calling_end, allowed_days, "
-                         "enable_dnc, default_country, total_calls, created_at, updated_at) "
-                         "VALUES ('b-1', 'org-1', 'user-1', 'a-1', '000000000000000000', 'B', "
-                         "'outbound', 'active', 'p-1', 0, 60, 'UTC', 540, 1020, '1,2,3,4,5', 1, "
-                         "'US', 1, 1, 1);"
+  EXPECT_TRUE(ExecScript(db.get(), NEXUS_INSERT_BATCH_B1_SQL
                          "INSERT INTO calls (id, batch_id, seq, phone, variables, created_at, "
                          "updated_at) VALUES ('000000000000000000000000', 'b-1', 0, "
                          "'+12125550101', '{}', 1, 1);")
@@ -134,25 +136,19 @@ TEST(Migrations, UpgradeFromVersionOneKeepsItsData) {
 TEST(Migrations, ChangeTrackingAndThePartialStatusIndexKeepExistingCalls) {
   DbPtr db = OpenRaw(":memory:");
   ASSERT_TRUE(Migrate(db.get(), kNow, AllMigrations().first(6)).ok());
-  ASSERT_TRUE(ExecScript(db.get(),
-                         "INSERT INTO organizations (id, name, timezone, default_country, "
-                         "created_at) VALUES ('org-1', 'Acme', 'UTC', 'US', 1);"
-                         "INSERT INTO batches (id, organization_id, user_id, agent_id, "
-                         "call_id_prefix, name, type, status, calling_number_ids, retry, "
-                         "delay_seconds, timezone, calling_start, calling_end, allowed_days, "
-                         "enable_dnc, default_country, total_calls, created_at, updated_at) "
-                         "VALUES ('b-1', 'org-1', 'user-1', 'a-1', '000000000000000000', 'B', "
-                         "'outbound', 'active', 'p-1', 0, 60, 'UTC', 540, 1020, '1,2,3,4,5', 1, "
-                         "'US', 2, 1, 1);"
-                         "INSERT INTO batch_call_counts (batch_id, queued, failed) "
-                         "VALUES ('b-1', 1, 1);"
-                         "INSERT INTO calls (id, batch_id, seq, phone, variables, status, "
-                         "created_at, updated_at) VALUES "
-                         "('000000000000000000000000', 'b-1', 0, '+12125550101', '{}', "
-                         "'queued', 1, 1), "
-                         "('000000000000000000000001', 'b-1', 1, '+12125550102', '{}', "
-                         "'failed', 1, 1);")
-                  .ok());
+  ASSERT_TRUE(
+      ExecScript(db.get(),
+                 "INSERT INTO organizations (id, name, timezone, default_country, "
+                 "created_at) VALUES ('org-1', 'Acme', 'UTC', 'US', 1);" NEXUS_INSERT_BATCH_B1_SQL
+                 "INSERT INTO batch_call_counts (batch_id, queued, failed) "
+                 "VALUES ('b-1', 1, 1);"
+                 "INSERT INTO calls (id, batch_id, seq, phone, variables, status, "
+                 "created_at, updated_at) VALUES "
+                 "('000000000000000000000000', 'b-1', 0, '+12125550101', '{}', "
+                 "'queued', 1, 1), "
+                 "('000000000000000000000001', 'b-1', 1, '+12125550102', '{}', "
+                 "'failed', 1, 1);")
+          .ok());
   ASSERT_EQ(Migrate(db.get(), kNow).value_or(-1), LatestVersion() - 6);
   EXPECT_EQ(QueryInt(db.get(), "SELECT COUNT(*) FROM calls WHERE change_seq = 0"), 2);
   EXPECT_EQ(QueryInt(db.get(), "SELECT change_seq FROM batch_call_counts WHERE batch_id = 'b-1'"),
