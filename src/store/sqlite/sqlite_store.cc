@@ -1223,10 +1223,12 @@ absl::Status LoadPhoneLogs(Connection& c, std::vector<domain::Call>& calls) {
 bool IndexHelps(const CallQuery& query, const CallCounts& counts) {
   using SortKey = CallQuery::SortKey;
   if (!query.search.empty() || query.phone || !query.variables.empty()) return true;
-  if (query.sort_key == SortKey::kStatus) return !query.status;
-  if (query.sort_key != SortKey::kCreatedAt) return true;
-  return query.status == domain::CallStatus::kQueued &&
-         counts.Of(domain::CallStatus::kQueued) * kStatusIndexMaxShareDivisor <= counts.Total();
+  if (query.status == domain::CallStatus::kQueued &&
+      counts.Of(domain::CallStatus::kQueued) * kStatusIndexMaxShareDivisor <= counts.Total()) {
+    return true;
+  }
+  if (query.sort_key == SortKey::kStatus) return !query.status;  // with one status: row order
+  return query.sort_key != SortKey::kCreatedAt;
 }
 
 absl::StatusOr<int64_t> LoadChangeSeq(Connection& c, std::string_view batch_id) {
