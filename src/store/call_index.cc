@@ -5,10 +5,6 @@
 #include <bit>
 #include <limits>
 
-#if defined(__SSE2__)
-#include <emmintrin.h>
-#endif
-
 #include "store/search_text.h"
 
 namespace nexus::store {
@@ -16,70 +12,10 @@ namespace {
 
 constexpr size_t kMaxColumnBytes = std::numeric_limits<uint32_t>::max();
 
-bool IsAscii(std::string_view text) {
-  return std::all_of(text.begin(), text.end(),
-                     [](char c) { return static_cast<unsigned char>(c) < 0x80; });
-}
-
 void SetBit(std::vector<uint64_t>& bits, size_t i) { bits[i / 64] |= uint64_t{1} << (i % 64); }
 bool TestBit(const std::vector<uint64_t>& bits, size_t i) {
   return (bits[i / 64] >> (i % 64) & 1) != 0;
 }
-
-// Finds a term in text, 16 positions at a time with SSE2 on the term's first and last bytes.
-// With `ignore_ascii_case` the term must be ASCII-lowercase and a term byte that is a lowercase
-// letter also matches that letter in uppercase: (b | 0x20) == t is exactly that test for a
-// letter t, so each byte costs one OR and one compare. Any other byte matches only itself.
-class Finder {
- public:
-  Finder(std::string_view term, bool ignore_ascii_case) : term_(term) {
-    for (const char c : term_) {
-      fold_.push_back(ignore_ascii_case && c >= 'a' && c <= 'z' ? char{0x20} : char{0});
-    }
-  }
-
-  // The first position at or after `from` where the term starts, or npos.
-  size_t Find(std::string_view text, size_t from) const {
-    const size_t m = term_.size();
-    const size_t size = text.size();
-    if (from > size || m > size - from) return std::string_view::npos;
-    const char* data = text.data();
-    size_t i = from;
-#if defined(__SSE2__)
-    const __m128i first_or = _mm_set1_epi8(fold_.front());
-    const __m128i first_eq = _mm_set1_epi8(term_.front());
-    const __m128i last_or = _mm_set1_epi8(fold_.back());
-    const __m128i last_eq = _mm_set1_epi8(term_.back());
-    for (; i + m - 1 + 16 <= size; i += 16) {
-      const __m128i a = _mm_loadu_si128(reinterpret_cast<const __m128i*>(data + i));
-      const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(data + i + m - 1));
-      const __m128i hit = _mm_and_si128(_mm_cmpeq_epi8(_mm_or_si128(a, first_or), first_eq),
-                                        _mm_cmpeq_epi8(_mm_or_si128(b, last_or), last_eq));
-      auto mask = static_cast<unsigned>(_mm_movemask_epi8(hit));
-      while (mask != 0) {
-        const size_t at = i + static_cast<size_t>(std::countr_zero(mask));
-        if (MatchesAt(data + at)) return at;
-        mask &= mask - 1;
-      }
-    }
-#endif
-    for (; i + m <= size; ++i) {
-      if (MatchesAt(data + i)) return i;
-    }
-    return std::string_view::npos;
-  }
-
- private:
-  bool MatchesAt(const char* p) const {
-    for (size_t k = 0; k < term_.size(); ++k) {
-      if (static_cast<char>(p[k] | fold_[k]) != term_[k]) return false;
-    }
-    return true;
-  }
-
-  std::string_view term_;
-  std::string fold_;
-};
 
 // Status ranks in SQL text order of their names (busy < canceled < completed < ...), which is
 // how the store sorts by callStatus.
@@ -221,7 +157,7 @@ namespace {
 // Calls `hit(i)` once for each item of `text` that contains the term, in order; item i is
 // text[ends[i - 1], ends[i]) and ends with a separator the term does not contain.
 template <typename Hit>
-void ForEachItemWithTerm(const Finder& finder, std::string_view text,
+void ForEachItemWithTerm(const TermFinder& finder, std::string_view text,
                          const std::vector<uint32_t>& ends, Hit hit) {
   size_t item = 0;
   for (size_t at = finder.Find(text, 0); at != std::string_view::npos;
@@ -237,7 +173,7 @@ void CallIndex::MarkSearchMatches(std::string_view folded_term, std::vector<uint
   if (IsAscii(folded_term)) {
     // An all-ASCII call folds to its ASCII-lowercase text, so the term is found in its raw
     // values ignoring ASCII case; the other calls are decided on their folded text below.
-    const Finder finder(folded_term, /*ignore_ascii_case=*/true);
+    const TermFinder finder(folded_term, /*ignore_ascii_case=*/true);
     for (const Column& column : columns_) {
       ForEachItemWithTerm(finder, column.bytes, column.ends, [&](size_t call) {
         if (!TestBit(non_ascii_bits_, call)) SetBit(bits, call);
@@ -245,7 +181,7 @@ void CallIndex::MarkSearchMatches(std::string_view folded_term, std::vector<uint
     }
   }
   // Folding maps an ASCII text to ASCII only, so a term that is not ASCII can match only here.
-  ForEachItemWithTerm(Finder(folded_term, /*ignore_ascii_case=*/false), folded_, folded_ends_,
+  ForEachItemWithTerm(TermFinder(folded_term, /*ignore_ascii_case=*/false), folded_, folded_ends_,
                       [&](size_t k) { SetBit(bits, non_ascii_[k]); });
 }
 

@@ -4,7 +4,12 @@
 #include <unicode/utf8.h>
 
 #include <algorithm>
+#include <bit>
 #include <cstdint>
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #include "core/json_escape.h"
 
@@ -204,38 +209,18 @@ bool IsVerbatimAscii(std::string_view text) {
   return true;
 }
 
-// Whether `haystack` contains `lower` (ASCII lowercase) ignoring ASCII case.
-bool ContainsIgnoringAsciiCase(std::string_view haystack, std::string_view lower) {
-  if (lower.size() > haystack.size()) return false;
-  const char first = lower.front();
-  const char first_upper = first >= 'a' && first <= 'z' ? static_cast<char>(first - 32) : first;
-  const size_t last = haystack.size() - lower.size();
-  for (size_t i = 0; i <= last; ++i) {
-    if (haystack[i] != first && haystack[i] != first_upper) continue;
-    size_t k = 1;
-    while (k < lower.size()) {
-      char c = haystack[i + k];
-      if (c >= 'A' && c <= 'Z') c = static_cast<char>(c + 32);
-      if (c != lower[k]) break;
-      ++k;
-    }
-    if (k == lower.size()) return true;
-  }
-  return false;
-}
-
 }  // namespace
 
 bool CallMatches(std::string_view e164, std::string_view variables_json,
                  std::string_view folded_term) {
   if (folded_term.empty()) return true;
   if (IsVerbatimAscii(folded_term)) {
-    if (ContainsIgnoringAsciiCase(e164, folded_term)) return true;
+    const TermFinder finder(folded_term, /*ignore_ascii_case=*/true);
+    if (finder.Find(e164, 0) != std::string_view::npos) return true;
     // A JSON text of printable ASCII without a backslash holds every value verbatim, and ASCII
     // folds to ASCII only: if the term is nowhere in the text (nor in an ASCII phone number), it
     // is in no value. (A hit may be in a key, so it is confirmed below.)
-    bool verbatim = std::all_of(e164.begin(), e164.end(),
-                                [](char c) { return static_cast<unsigned char>(c) < 0x80; });
+    bool verbatim = IsAscii(e164);
     for (const char c : verbatim ? variables_json : std::string_view()) {
       const auto b = static_cast<unsigned char>(c);
       if (b < 0x20 || b >= 0x7f || c == '\\') {
@@ -243,7 +228,7 @@ bool CallMatches(std::string_view e164, std::string_view variables_json,
         break;
       }
     }
-    if (verbatim && !ContainsIgnoringAsciiCase(variables_json, folded_term)) return false;
+    if (verbatim && finder.Find(variables_json, 0) == std::string_view::npos) return false;
   }
   return CallSearchText(e164, variables_json).find(folded_term) != std::string::npos;
 }
@@ -261,6 +246,55 @@ bool ForEachStringMember(std::string_view json,
     member(key, value);
   } while (reader.Consume(','));
   return reader.Consume('}') && reader.AtEnd();
+}
+
+bool IsAscii(std::string_view text) {
+  return std::all_of(text.begin(), text.end(),
+                     [](char c) { return static_cast<unsigned char>(c) < 0x80; });
+}
+
+TermFinder::TermFinder(std::string_view term, bool ignore_ascii_case) : term_(term) {
+  for (const char c : term_) {
+    fold_.push_back(ignore_ascii_case && c >= 'a' && c <= 'z' ? char{0x20} : char{0});
+  }
+}
+
+size_t TermFinder::Find(std::string_view text, size_t from) const {
+  const size_t m = term_.size();
+  const size_t size = text.size();
+  if (from > size || m > size - from) return std::string_view::npos;
+  if (m == 0) return from;
+  const char* data = text.data();
+  size_t i = from;
+#if defined(__SSE2__)
+  const __m128i first_or = _mm_set1_epi8(fold_.front());
+  const __m128i first_eq = _mm_set1_epi8(term_.front());
+  const __m128i last_or = _mm_set1_epi8(fold_.back());
+  const __m128i last_eq = _mm_set1_epi8(term_.back());
+  for (; i + m - 1 + 16 <= size; i += 16) {
+    const __m128i a = _mm_loadu_si128(reinterpret_cast<const __m128i*>(data + i));
+    const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(data + i + m - 1));
+    const __m128i hit = _mm_and_si128(_mm_cmpeq_epi8(_mm_or_si128(a, first_or), first_eq),
+                                      _mm_cmpeq_epi8(_mm_or_si128(b, last_or), last_eq));
+    auto mask = static_cast<unsigned>(_mm_movemask_epi8(hit));
+    while (mask != 0) {
+      const size_t at = i + static_cast<size_t>(std::countr_zero(mask));
+      if (MatchesAt(data + at)) return at;
+      mask &= mask - 1;
+    }
+  }
+#endif
+  for (; i + m <= size; ++i) {
+    if (MatchesAt(data + i)) return i;
+  }
+  return std::string_view::npos;
+}
+
+bool TermFinder::MatchesAt(const char* p) const {
+  for (size_t k = 0; k < term_.size(); ++k) {
+    if (static_cast<char>(p[k] | fold_[k]) != term_[k]) return false;
+  }
+  return true;
 }
 
 std::optional<std::vector<std::string>> ParseJsonStringArray(std::string_view json) {

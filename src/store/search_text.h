@@ -49,6 +49,28 @@ bool CallMatches(std::string_view e164, std::string_view variables_json,
 bool ForEachStringMember(std::string_view json,
                          absl::FunctionRef<void(std::string_view, std::string_view)> member);
 
+// Whether every byte of `text` is ASCII (below 0x80).
+bool IsAscii(std::string_view text);
+
+// Finds a non-empty term in text, 16 positions at a time (SSE2) on the term's first and last
+// bytes. With `ignore_ascii_case` the term must be ASCII-lowercase, and a term byte that is a
+// lowercase letter also matches that letter in uppercase — (b | 0x20) == t is exactly that test
+// for a letter t, so a byte costs one OR and one compare; any other byte matches only itself.
+// The term's bytes must outlive the finder.
+class TermFinder {
+ public:
+  TermFinder(std::string_view term, bool ignore_ascii_case);
+
+  // The first position at or after `from` where the term starts in `text`, or npos.
+  size_t Find(std::string_view text, size_t from) const;
+
+ private:
+  bool MatchesAt(const char* p) const;
+
+  std::string_view term_;
+  std::string fold_;  // per term byte: 0x20 for a caseless letter, else 0
+};
+
 // The items of `json` when it is a JSON array of strings, else nullopt.
 std::optional<std::vector<std::string>> ParseJsonStringArray(std::string_view json);
 
